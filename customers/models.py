@@ -1,0 +1,480 @@
+"""Customer records, their addresses, notes, tags, order history and audit trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Count, DecimalField, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from taggit.managers import TaggableManager
+from taggit.models import ItemBase, TagBase
+
+from customers.addresses import military_address_errors, military_normalise
+from customers.phones import phone_to_e164
+
+EMAIL_OR_PHONE_REQUIRED = _("A customer needs an email address or a phone number.")
+PHONE_INVALID = _("%(value)s is not a valid phone number.")
+EMAIL_TAKEN = _("Another customer already uses this email address.")
+
+
+class Channel(models.TextChoices):
+    MANUAL = "manual", _("Entered by hand")
+    CSV = "csv", _("CSV import")
+    SHOPIFY = "shopify", _("Shopify")
+    ECWID = "ecwid", _("Ecwid")
+    SHIPSTATION = "shipstation", _("ShipStation")
+    POS = "pos", _("Point of sale")
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    ARCHIVED = "archived", _("Archived")
+    MERGED = "merged", _("Merged")
+    REDACTED = "redacted", _("Redacted")
+
+
+class Consent(models.TextChoices):
+    NOT_SUBSCRIBED = "not_subscribed", _("Not subscribed")
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+
+class ConsentSource(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    IMPORT = "import", _("Import")
+    MERGE = "merge", _("Merge")
+    CHANNEL = "channel", _("Sales channel")
+
+
+class Tag(TagBase):
+    """The store's one tag set: unique case-insensitively, enforced by the database."""
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="tag_name_ci_unique",
+                violation_error_message=_("A tag with this name already exists."),
+            )
+        ]
+
+
+class TaggedCustomer(ItemBase):
+    """A customer's tag link: a plain foreign key each way, so bulk work is set-based."""
+
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="customer_links")
+    content_object = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="tag_links"
+    )
+
+    class Meta:
+        verbose_name = _("customer tag")
+        verbose_name_plural = _("customer tags")
+        constraints = [
+            models.UniqueConstraint(fields=["content_object", "tag"], name="taggedcustomer_unique")
+        ]
+
+
+class TaggedOrder(ItemBase):
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="order_links")
+    content_object = models.ForeignKey(
+        "customers.Order", on_delete=models.CASCADE, related_name="tag_links"
+    )
+
+    class Meta:
+        verbose_name = _("order tag")
+        verbose_name_plural = _("order tags")
+        constraints = [
+            models.UniqueConstraint(fields=["content_object", "tag"], name="taggedorder_unique")
+        ]
+
+
+class CustomerQuerySet(models.QuerySet):
+    def active(self) -> CustomerQuerySet:
+        return self.filter(status=Status.ACTIVE)
+
+    def not_merged(self) -> CustomerQuerySet:
+        return self.exclude(status=Status.MERGED)
+
+    def listed_by_default(self) -> CustomerQuerySet:
+        """Customers the list shows before any status filter: not archived, not merged."""
+        return self.exclude(status__in=[Status.MERGED, Status.ARCHIVED])
+
+    def with_order_counts(self) -> CustomerQuerySet:
+        """Annotate ``order_count`` with one correlated subquery (no join fan-out, no GROUP BY)."""
+        counts = (
+            Order.objects.filter(customer=OuterRef("pk"))
+            .order_by()
+            .values("customer")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(order_count=Coalesce(Subquery(counts), Value(0)))
+
+    def with_order_counts_between(self, low: int, high: int | None) -> CustomerQuerySet:
+        qs = self.with_order_counts().filter(order_count__gte=low)
+        return qs if high is None else qs.filter(order_count__lte=high)
+
+    def deletable(self) -> CustomerQuerySet:
+        """Customers with no order history, no pending erasure and no active subscription."""
+        has_orders = models.Exists(Order.objects.filter(customer=OuterRef("pk")))
+        return self.filter(
+            ~has_orders, erasure_requested_at__isnull=True, has_active_subscription=False
+        )
+
+    def with_tag(self, tag_id: int) -> CustomerQuerySet:
+        return self.filter(
+            pk__in=TaggedCustomer.objects.filter(tag_id=tag_id).values("content_object_id")
+        )
+
+
+class Customer(models.Model):
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    email = models.EmailField(_("email"), max_length=254, blank=True, db_index=True)
+    phone = models.CharField(
+        _("phone"), max_length=20, blank=True, db_index=True, help_text=_("Stored in E.164.")
+    )
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    company = models.CharField(_("company"), max_length=255, blank=True)
+    username = models.CharField(
+        _("username"),
+        max_length=150,
+        blank=True,
+        db_index=True,
+        help_text=_("The sales channel's own customer id (ShipStation's Username)."),
+    )
+    email_consent = models.CharField(
+        _("email marketing"), max_length=20, choices=Consent, default=Consent.NOT_SUBSCRIBED
+    )
+    email_consent_updated_at = models.DateTimeField(
+        _("email marketing changed"), null=True, blank=True
+    )
+    email_consent_source = models.CharField(
+        _("email marketing source"), max_length=20, choices=ConsentSource, blank=True
+    )
+    sms_consent = models.CharField(
+        _("SMS marketing"), max_length=20, choices=Consent, default=Consent.NOT_SUBSCRIBED
+    )
+    sms_consent_updated_at = models.DateTimeField(_("SMS marketing changed"), null=True, blank=True)
+    sms_consent_source = models.CharField(
+        _("SMS marketing source"), max_length=20, choices=ConsentSource, blank=True
+    )
+    tax_exempt = models.BooleanField(_("tax exempt"), default=False)
+    group = models.ForeignKey(
+        "groups.CustomerGroup",
+        verbose_name=_("group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customers",
+    )
+    tags = TaggableManager(verbose_name=_("tags"), through=TaggedCustomer, blank=True)
+    source = models.CharField(
+        _("source channel"), max_length=20, choices=Channel, default=Channel.MANUAL
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status, default=Status.ACTIVE, db_index=True
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="absorbed",
+    )
+    has_active_subscription = models.BooleanField(_("active subscription"), default=False)
+    erasure_requested_at = models.DateTimeField(_("erasure requested"), null=True, blank=True)
+    erasure_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("erasure requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~Q(email="") & ~Q(status="merged"),
+                name="customer_email_ci_unique_unmerged",
+                violation_error_message=EMAIL_TAKEN,
+            ),
+            models.CheckConstraint(
+                condition=Q(status="redacted") | ~Q(email="") | ~Q(phone=""),
+                name="customer_email_or_phone",
+                violation_error_message=EMAIL_OR_PHONE_REQUIRED,
+            ),
+            models.CheckConstraint(
+                condition=Q(status="merged", merged_into__isnull=False)
+                | (~Q(status="merged") & Q(merged_into__isnull=True)),
+                name="customer_merged_has_target",
+            ),
+        ]
+        indexes = [
+            models.Index(Lower("last_name"), Lower("first_name"), name="customer_name_ci_idx"),
+        ]
+        permissions = [
+            ("import_customer", _("Can import customers")),
+            ("export_customer", _("Can export customers")),
+            ("merge_customer", _("Can merge customers")),
+            ("email_customer", _("Can email customers")),
+            ("tag_customer", _("Can tag customers")),
+            ("group_customer", _("Can change customers' group")),
+            ("archive_customer", _("Can archive customers")),
+            ("request_erasure_customer", _("Can request erasure of customers")),
+            ("export_personal_data_customer", _("Can export customers' personal data")),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or self.phone or f"#{self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part).strip()
+
+    def clean(self) -> None:
+        """Normalise email and phone; require one of them."""
+        self.email = (self.email or "").strip().lower()
+        raw_phone = (self.phone or "").strip()
+        if raw_phone:
+            e164 = phone_to_e164(raw_phone)
+            if e164 is None:
+                raise ValidationError(
+                    {
+                        "phone": ValidationError(
+                            PHONE_INVALID, code="phone_invalid", params={"value": raw_phone}
+                        )
+                    }
+                )
+            self.phone = e164
+        if self.status != Status.REDACTED and not self.email and not self.phone:
+            raise ValidationError(EMAIL_OR_PHONE_REQUIRED, code="email_or_phone_required")
+
+
+class Address(models.Model):
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="addresses"
+    )
+    company = models.CharField(_("company"), max_length=255, blank=True)
+    address1 = models.CharField(_("address line 1"), max_length=255, blank=True)
+    address2 = models.CharField(_("address line 2"), max_length=255, blank=True)
+    city = models.CharField(_("city"), max_length=120, blank=True)
+    province_code = models.CharField(_("province / state code"), max_length=10, blank=True)
+    country_code = models.CharField(
+        _("country code"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2, e.g. FR.")
+    )
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    is_default = models.BooleanField(_("default address"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        ordering = ["-is_default", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(is_default=True),
+                name="address_one_default_per_customer",
+                violation_error_message=_("A customer has only one default address."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        parts = [
+            self.address1,
+            self.address2,
+            self.city,
+            self.province_code,
+            self.postal_code,
+            self.country_code,
+        ]
+        return ", ".join(p for p in parts if p)
+
+    def clean(self) -> None:
+        """Normalise codes and phone; apply the US military address rules."""
+        self.country_code = (self.country_code or "").strip().upper()
+        self.province_code = (self.province_code or "").strip().upper()
+        self.postal_code = (self.postal_code or "").strip()
+        errors = military_address_errors(
+            address1=self.address1,
+            city=self.city,
+            province_code=self.province_code,
+            country_code=self.country_code,
+            postal_code=self.postal_code,
+        )
+        if self.country_code and (len(self.country_code) != 2 or not self.country_code.isalpha()):
+            errors["country_code"] = ValidationError(
+                _("Use the two-letter ISO country code, e.g. FR or US."), code="country_code"
+            )
+        raw_phone = (self.phone or "").strip()
+        if raw_phone:
+            e164 = phone_to_e164(raw_phone, self.country_code)
+            if e164 is None:
+                errors["phone"] = ValidationError(
+                    PHONE_INVALID, code="phone_invalid", params={"value": raw_phone}
+                )
+            else:
+                self.phone = e164
+        if errors:
+            raise ValidationError(errors)
+        normalised = military_normalise(
+            {
+                "address1": self.address1,
+                "city": self.city,
+                "province_code": self.province_code,
+                "country_code": self.country_code,
+            }
+        )
+        for key, value in normalised.items():
+            setattr(self, key, value)
+
+
+class Note(models.Model):
+    """A staff-only note on a customer."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    body = models.TextField(_("note"))
+    created_at = models.DateTimeField(_("written"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class OrderQuerySet(models.QuerySet):
+    def totals_for(self, customer: Customer) -> dict:
+        """Return count, last order and total spent per currency of a customer's orders."""
+        qs = self.filter(customer=customer).order_by()
+        summary = qs.aggregate(count=Count("pk"), last=Max("placed_at"))
+        per_currency = (
+            qs.values("currency")
+            .annotate(total=Coalesce(Sum("total"), Value(0), output_field=DecimalField()))
+            .order_by("currency")
+        )
+        summary["spent"] = [(row["currency"], row["total"]) for row in per_currency]
+        return summary
+
+
+class Order(models.Model):
+    """Order history from the sales channels; read-only here."""
+
+    number = models.CharField(_("number"), max_length=64)
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+    )
+    placed_at = models.DateTimeField(_("placed"), default=timezone.now, db_index=True)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    source = models.CharField(_("source channel"), max_length=20, choices=Channel)
+    shipping_address = models.JSONField(_("shipping address"), default=dict, blank=True)
+    tags = TaggableManager(verbose_name=_("tags"), through=TaggedOrder, blank=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "number"], name="order_number_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    UPDATED = "updated", _("Updated")
+    TAGS_ADDED = "tags_added", _("Tags added")
+    TAGS_REMOVED = "tags_removed", _("Tags removed")
+    GROUP_CHANGED = "group_changed", _("Group changed")
+    ARCHIVED = "archived", _("Archived")
+    UNARCHIVED = "unarchived", _("Unarchived")
+    EMAILED = "emailed", _("Emailed")
+    DELETED = "deleted", _("Deleted")
+    MERGED = "merged", _("Merged")
+    ABSORBED = "absorbed", _("Merged into another customer")
+    UNMERGED = "unmerged", _("Merge undone")
+    IMPORTED = "imported", _("Imported")
+    CONSENT_CHANGED = "consent_changed", _("Consent changed")
+    ERASURE_REQUESTED = "erasure_requested", _("Erasure requested")
+    ERASURE_CANCELLED = "erasure_cancelled", _("Erasure request cancelled")
+    REDACTED = "redacted", _("Personal data erased")
+    PERSONAL_DATA_EXPORTED = "personal_data_exported", _("Personal data exported")
+    NOTE_ADDED = "note_added", _("Note added")
+    ORDER_RECORDED = "order_recorded", _("Order recorded")
+
+
+class CustomerEvent(models.Model):
+    """One line of a customer's audit trail. Outlives the customer (customer_ref keeps its id)."""
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    customer_ref = models.BigIntegerField(_("customer id"), db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("by"), max_length=150, blank=True)
+    kind = models.CharField(_("event"), max_length=30, choices=EventKind)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("customer event")
+        verbose_name_plural = _("customer events")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["customer_ref", "-created_at"], name="event_customer_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.customer_ref}"

@@ -1,0 +1,77 @@
+"""Phone numbers: E.164 in the database, national format on screen for the store's region."""
+
+from __future__ import annotations
+
+import phonenumbers
+from django.conf import settings
+
+
+def store_region() -> str:
+    """Return the store's default phone region (ISO 3166-1 alpha-2)."""
+    return settings.BACKOFFICE_PHONE_REGION
+
+
+def phone_to_e164(raw: str | None, region: str | None = None) -> str | None:
+    """Return the number in E.164 if phonenumbers says it is valid, else None.
+
+    A leading apostrophe (spreadsheets write one to keep a '+') is dropped. ``region`` is the
+    country the number is dialled from; the store's default region is used when it is empty.
+    """
+    if raw is None:
+        return None
+    text = str(raw).strip().lstrip("'").strip()
+    if not text:
+        return None
+    region = (region or "").strip().upper() or store_region()
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_display(e164: str | None) -> str:
+    """Format a stored E.164 number: national for the store's region, international otherwise."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    region = phonenumbers.region_code_for_number(number)
+    fmt = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if region == store_region()
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, fmt)
+
+
+PHONE_CHARACTERS = set("0123456789+-(). '")
+
+
+def phone_search_digits(text: str) -> str:
+    """Return the digits of a search term that looks like (part of) a phone number, else ''."""
+    text = text.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) < 6 or not set(text) <= PHONE_CHARACTERS:
+        return ""
+    return digits
+
+
+def phone_search_candidates(text: str) -> set[str]:
+    """Return the E.164 forms a search box entry may mean, for search by phone in any format."""
+    digits = phone_search_digits(text)
+    if not digits:
+        return set()
+    candidates = set()
+    e164 = phone_to_e164(text)
+    if e164:
+        candidates.add(e164)
+    if not text.strip().startswith("+"):
+        e164 = phone_to_e164("+" + digits)
+        if e164:
+            candidates.add(e164)
+    return candidates
