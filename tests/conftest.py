@@ -1,0 +1,92 @@
+"""Shared fixtures: staff users with and without permissions, and small customer builders."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from customers.models import Address, Customer, Order
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _english_and_allowed_host(settings):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.LANGUAGE_CODE = "en"
+    settings.BACKOFFICE_PHONE_REGION = "US"
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return User.objects.create_superuser("boss", "boss@example.com", "pw")
+
+
+@pytest.fixture
+def make_staff(db):
+    """Build a staff user holding exactly the given customer-app permission codenames."""
+
+    def build(*codenames: str, username: str | None = None) -> User:
+        user = User.objects.create_user(
+            username or f"staff{next(_counter)}", password="pw", is_staff=True
+        )
+        perms = Permission.objects.filter(
+            codename__in=codenames, content_type__app_label__in=["customers", "groups"]
+        )
+        assert perms.count() == len(set(codenames)), codenames
+        user.user_permissions.set(perms)
+        return user
+
+    return build
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def make_customer(db):
+    """Create a customer straight in the database (test set-up, not a business path)."""
+
+    def build(**fields) -> Customer:
+        n = next(_counter)
+        fields.setdefault("first_name", "Test")
+        fields.setdefault("last_name", f"Customer{n}")
+        if "email" not in fields and "phone" not in fields:
+            fields["email"] = f"customer{n}@example.com"
+        tags = fields.pop("tags", None)
+        customer = Customer.objects.create(**fields)
+        if tags:
+            customer.tags.add(*tags)
+        return customer
+
+    return build
+
+
+@pytest.fixture
+def make_order(db):
+    def build(customer: Customer, **fields) -> Order:
+        n = next(_counter)
+        fields.setdefault("number", f"#{n}")
+        fields.setdefault("total", "10.00")
+        fields.setdefault("source", "shopify")
+        return Order.objects.create(customer=customer, **fields)
+
+    return build
+
+
+@pytest.fixture
+def make_address(db):
+    def build(customer: Customer, **fields) -> Address:
+        fields.setdefault("address1", "1 Main St")
+        fields.setdefault("city", "Boston")
+        fields.setdefault("province_code", "MA")
+        fields.setdefault("country_code", "US")
+        fields.setdefault("postal_code", "02114")
+        return Address.objects.create(customer=customer, **fields)
+
+    return build
