@@ -22,7 +22,7 @@ from customers.phones import (
 )
 from customers.services.editing import customer_save
 
-PAGE_SIZES = (20, 50, 100, 200, 500)
+PAGE_SIZES = (10, 20, 50, 100, 200, 500)
 PAGE_SIZE_PARAM = "per_page"
 ONE_DEFAULT_ADDRESS = _("Mark only one address as the default.")
 
