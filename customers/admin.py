@@ -336,8 +336,21 @@ class CustomerAdmin(admin.ModelAdmin):
         )
 
 
+class ReadOnlyAdminMixin:
+    """Viewable, never added, changed or deleted through the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Order history is read-only: it comes from the sales channels."""
 
     list_display = ["number", "customer_link", "placed_at", "total", "currency", "source"]
@@ -360,15 +373,6 @@ class OrderAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description=_("customer"), ordering="customer__last_name")
     def customer_link(self, obj):
         if obj.customer_id is None:
@@ -390,7 +394,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerEvent)
-class CustomerEventAdmin(admin.ModelAdmin):
+class CustomerEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail, read-only."""
 
     list_display = ["created_at", "kind", "customer_ref", "actor_label"]
@@ -406,12 +410,3 @@ class CustomerEventAdmin(admin.ModelAdmin):
         "data",
     ]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
