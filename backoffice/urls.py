@@ -2,7 +2,12 @@
 
 from django.contrib import admin
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
+
+admin.site.site_header = _("Customer back office")
+admin.site.site_title = _("Customer back office")
+admin.site.index_title = _("Customers, groups and orders")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from taggit.models import Tag as TaggitTag
 
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
 from customers.models import PHONE_INVALID, Address, Customer, CustomerEvent, Note, Order, Tag
@@ -21,6 +22,10 @@ from customers.phones import (
     phone_to_e164,
 )
 from customers.services.editing import customer_save
+
+# Our Tag model replaces taggit's; its own admin would show a second, always empty tag list.
+if admin.site.is_registered(TaggitTag):
+    admin.site.unregister(TaggitTag)
 
 PAGE_SIZES = (10, 20, 50, 100, 200, 500)
 PAGE_SIZE_PARAM = "per_page"

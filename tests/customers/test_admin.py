@@ -336,3 +336,10 @@ def test_group_admin_counts_members_and_links_to_them(admin_client, make_custome
     html = admin_client.get(reverse("admin:groups_customergroup_changelist")).content.decode()
     assert '<td class="field-member_count">2</td>' in html
     assert f"?group__id__exact={group.pk}" in html
+
+
+def test_index_has_our_header_and_one_tag_list(admin_client):
+    html = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Back office de clientes" in html
+    assert reverse("admin:customers_tag_changelist") in html
+    assert "/admin/taggit/" not in html
