@@ -8,6 +8,8 @@ from django.views.generic import RedirectView
 admin.site.site_header = _("Customer back office")
 admin.site.site_title = _("Customer back office")
 admin.site.index_title = _("Customers, groups and orders")
+# The back office is the whole site: no "View site" link that leads back here.
+admin.site.site_url = None
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
