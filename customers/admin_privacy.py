@@ -33,7 +33,7 @@ from customers.services.privacy import (
     customers_cancel_erasure,
     customers_request_erasure,
     erasure_due_date,
-    erasure_pending,
+    with_last_order,
 )
 
 HISTORY_PER_PAGE = 50
@@ -142,15 +142,19 @@ class CustomerPrivacyAdminMixin:
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        customer = (
-            erasure_pending()
-            .select_related("erasure_requested_by")
-            .filter(pk=unquote(object_id))
-            .first()
-        )
-        pending = customer is not None
-        status = (
-            Customer.objects.filter(pk=unquote(object_id)).values_list("status", flat=True).first()
+        try:
+            customer = (
+                with_last_order(Customer.objects.filter(pk=unquote(object_id)))
+                .select_related("erasure_requested_by")
+                .first()
+            )
+        except (ValueError, ValidationError):
+            customer = None  # not an id: the admin's own view answers "does not exist"
+        status = customer.status if customer else None
+        pending = (
+            customer is not None
+            and customer.erasure_requested_at is not None
+            and status not in (Status.MERGED, Status.REDACTED)
         )
         context = {
             "erasure_pending": pending,

@@ -100,7 +100,19 @@ def _diff_lines(model, changes: dict) -> list[str]:
 
 
 def event_lines(event: CustomerEvent) -> list[str]:
-    """Describe what an event recorded, one readable line per change."""
+    """Describe what an event recorded, one readable line per change.
+
+    Events written by any path are shown: a shape this function does not know falls back to
+    one "key: value" line per item rather than failing the page.
+    """
+    try:
+        return _event_lines(event)
+    except (AttributeError, IndexError, KeyError, TypeError):
+        data = event.data if isinstance(event.data, dict) else {"data": event.data}
+        return [f"{key.replace('_', ' ')}: {display_value(value)}" for key, value in data.items()]
+
+
+def _event_lines(event: CustomerEvent) -> list[str]:
     data = event.data if isinstance(event.data, dict) else {}
     if event.kind == EventKind.CONSENT_CHANGED:
         channel = _("Email marketing") if data.get("channel") == "email" else _("SMS marketing")

@@ -19,6 +19,7 @@ from customers.models import (
     CustomerEvent,
     EventKind,
     Note,
+    Status,
 )
 from customers.services.audit import Actor, event_record
 from customers.services.consent import CHANNELS, consent_apply, consent_event_data
@@ -65,6 +66,7 @@ STALE_EDIT = _(
     "save again to keep them."
 )
 STALE_EDIT_UNKNOWN = _("another user")
+REDACTED_READ_ONLY = _("This customer's personal data was erased: it cannot be edited.")
 VERSION_MISSING = _("This form has no version: reload the page and enter your changes again.")
 
 
@@ -255,6 +257,8 @@ def customer_save(
             )
         else:
             stored = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+        if stored.status == Status.REDACTED:
+            raise ValidationError(REDACTED_READ_ONLY, code="redacted")
         for name in SERVICE_OWNED_FIELDS:
             setattr(customer, name, getattr(stored, name))
         changes = _diff(stored, customer, AUDITED_FIELDS)

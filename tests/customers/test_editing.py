@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import F
 from django.test import Client
@@ -14,7 +15,12 @@ from taggit.utils import edit_string_for_tags
 
 from customers.models import Address, Customer, CustomerEvent, EventKind, Note
 from customers.services.audit import event_record
-from customers.services.editing import STALE_EDIT_UNKNOWN, VERSION_MISSING
+from customers.services.editing import (
+    REDACTED_READ_ONLY,
+    STALE_EDIT_UNKNOWN,
+    VERSION_MISSING,
+    customer_save,
+)
 from groups.models import CustomerGroup
 
 pytestmark = pytest.mark.django_db
@@ -331,3 +337,22 @@ def test_history_query_count_does_not_grow_with_events(admin_client, customer, s
 def test_history_needs_view_permission(client, make_staff, customer):
     client.force_login(make_staff("tag_customer"))
     assert client.get(history_url(customer)).status_code == 403
+
+
+def test_an_erased_customer_cannot_be_edited(superuser, make_customer):
+    customer = make_customer(status="redacted", email="", phone="")
+    customer.first_name = "Back again"
+    with pytest.raises(ValidationError) as error:
+        customer_save(actor=superuser, customer=customer, expected_version=customer.version)
+    assert error.value.messages == [str(REDACTED_READ_ONLY)]
+
+
+def test_history_shows_events_of_unknown_shape(admin_client, customer):
+    event_record(
+        actor="import_customers",
+        customer=customer,
+        kind=EventKind.IMPORTED,
+        data={"file": "clients.csv", "addresses_added": 2, "row": 7},
+    )
+    html = admin_client.get(history_url(customer)).content.decode()
+    assert "file: clients.csv" in html and "addresses added: 2" in html
