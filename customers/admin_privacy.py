@@ -50,7 +50,9 @@ class CustomerVersionFormMixin(forms.Form):
     carries the current version, so saving again (after a look at the history) goes through.
     """
 
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_version = forms.IntegerField(
+        label=_("version"), widget=forms.HiddenInput, required=False
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterable
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from customers.models import Address, Consent, ConsentSource, Customer, CustomerEvent, EventKind
@@ -61,6 +64,14 @@ def consent_history(*, customer_ids: Iterable[int]) -> list[dict]:
                     }
                 )
     return history
+
+
+def _when(iso) -> str:
+    try:
+        moment = datetime.datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return display_value(iso)
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 def _label(model, name: str) -> str:
@@ -125,6 +136,30 @@ def _event_lines(event: CustomerEvent) -> list[str]:
                 "source": display_value(data.get("source")),
             }
         ]
+    if event.kind == EventKind.ERASURE_REQUESTED and "hold_days" in data:
+        return [_("To be erased %(days)s days after the last order.") % {"days": data["hold_days"]}]
+    if event.kind == EventKind.REDACTED:
+        if "merged_into" in data:
+            return [
+                _("Erased with customer #%(id)s, into which it was merged.")
+                % {"id": data["merged_into"]}
+            ]
+        lines = [
+            _(
+                "Requested by %(who)s on %(when)s; names, contact details, addresses, notes and "
+                "earlier values in this history erased."
+            )
+            % {
+                "who": display_value(data.get("requested_by")),
+                "when": _when(data.get("requested_at")),
+            }
+        ]
+        if data.get("merged_records"):
+            lines.append(
+                _("Merged records erased too: %(ids)s")
+                % {"ids": ", ".join(f"#{pk}" for pk in data["merged_records"])}
+            )
+        return lines
     lines: list[str] = []
     for key, value in data.items():
         if key == "changes" and isinstance(value, dict):

@@ -228,6 +228,13 @@ def test_erasure_end_to_end(client, make_staff, person):
         "new": "subscribed",
         "source": "admin",
     }
+    history = client.get(
+        reverse("admin:customers_customer_history", args=[person.pk])
+    ).content.decode()
+    assert f"Requested by {clerk.username} on" in history
+    assert "first name: [redacted] → [redacted]" in history
+    for text in PERSONAL:
+        assert text not in history, text
     # The admin shows the husk read-only, named by its id.
     page = client.get(change_url(person))
     assert page.status_code == 200
