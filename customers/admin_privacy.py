@@ -33,7 +33,7 @@ from customers.services.privacy import (
     customers_cancel_erasure,
     customers_request_erasure,
     erasure_due_date,
-    with_last_order,
+    last_order_dates,
 )
 
 HISTORY_PER_PAGE = 50
@@ -146,7 +146,7 @@ class CustomerPrivacyAdminMixin:
     def change_view(self, request, object_id, form_url="", extra_context=None):
         try:
             customer = (
-                with_last_order(Customer.objects.filter(pk=unquote(object_id)))
+                Customer.objects.filter(pk=unquote(object_id))
                 .select_related("erasure_requested_by")
                 .first()
             )
@@ -166,7 +166,14 @@ class CustomerPrivacyAdminMixin:
                 if pending and customer.erasure_requested_by
                 else ""
             ),
-            "erasure_due": _date(erasure_due_date(customer)) if pending else "",
+            "erasure_due": _date(
+                erasure_due_date(
+                    requested_at=customer.erasure_requested_at,
+                    last_order=last_order_dates([customer.pk]).get(customer.pk),
+                )
+            )
+            if pending
+            else "",
             "can_request_erasure": (
                 not pending
                 and status not in (None, Status.MERGED, Status.REDACTED)
