@@ -20,6 +20,7 @@ from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customers.history import consent_history
 from customers.models import (
     Address,
     Channel,
@@ -192,32 +193,32 @@ def customers_cancel_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> R
     return RequestResult(changed=len(ids), skipped=wanted - len(ids))
 
 
+@transaction.atomic
 def customer_request_erasure(*, actor: Actor, customer_id: int) -> None:
     """Record an erasure request on one customer; refuse with a reason if it cannot be."""
-    with transaction.atomic():
-        customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
-        if customer.status in (Status.MERGED, Status.REDACTED):
-            raise ValidationError(
-                ERASURE_NOT_POSSIBLE, code="erasure_not_possible", params={"customer": customer}
-            )
-        if customer.erasure_requested_at is not None:
-            raise ValidationError(
-                ERASURE_ALREADY_REQUESTED,
-                code="erasure_already_requested",
-                params={"customer": customer},
-            )
-        customers_request_erasure(actor=actor, queryset=Customer.objects.filter(pk=customer_id))
+    customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
+    if customer.status in (Status.MERGED, Status.REDACTED):
+        raise ValidationError(
+            ERASURE_NOT_POSSIBLE, code="erasure_not_possible", params={"customer": customer}
+        )
+    if customer.erasure_requested_at is not None:
+        raise ValidationError(
+            ERASURE_ALREADY_REQUESTED,
+            code="erasure_already_requested",
+            params={"customer": customer},
+        )
+    customers_request_erasure(actor=actor, queryset=Customer.objects.filter(pk=customer_id))
 
 
+@transaction.atomic
 def customer_cancel_erasure(*, actor: Actor, customer_id: int) -> None:
     """Withdraw one customer's pending erasure request; refuse if there is none."""
-    with transaction.atomic():
-        customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
-        if customer.erasure_requested_at is None or customer.status == Status.REDACTED:
-            raise ValidationError(
-                ERASURE_NOT_REQUESTED, code="erasure_not_requested", params={"customer": customer}
-            )
-        customers_cancel_erasure(actor=actor, queryset=Customer.objects.filter(pk=customer_id))
+    customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
+    if customer.erasure_requested_at is None or customer.status == Status.REDACTED:
+        raise ValidationError(
+            ERASURE_NOT_REQUESTED, code="erasure_not_requested", params={"customer": customer}
+        )
+    customers_cancel_erasure(actor=actor, queryset=Customer.objects.filter(pk=customer_id))
 
 
 # --- carrying erasure out ----------------------------------------------------------------
@@ -446,8 +447,6 @@ def _customer_document(customer: Customer) -> dict:
             "erasure_requested_by": lambda c: _username(c.erasure_requested_by),
         },
     )
-    from customers.history import consent_history
-
     return {
         "customer": customer_row,
         "consent": {
