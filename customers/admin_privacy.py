@@ -91,11 +91,16 @@ class CustomerPrivacyAdminMixin:
 
     # --- permissions -------------------------------------------------------------------
 
+    # Each privacy permission also needs the right to see customers at all.
     def has_request_erasure_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("customers.request_erasure_customer")
+        return request.user.has_perm(
+            "customers.request_erasure_customer"
+        ) and self.has_view_or_change_permission(request, obj)
 
     def has_export_personal_data_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("customers.export_personal_data_customer")
+        return request.user.has_perm(
+            "customers.export_personal_data_customer"
+        ) and self.has_view_or_change_permission(request, obj)
 
     def has_change_permission(self, request, obj=None):
         # An erased customer is a husk kept for the accounts: nothing may be written back.

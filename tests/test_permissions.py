@@ -167,6 +167,16 @@ def test_view_refuses_staff_without_its_permission(client, world, staff_without,
 
 
 @pytest.mark.parametrize("view", VIEWS, ids=lambda v: v.name)
+def test_view_refuses_staff_with_its_permission_but_no_access_to_customers(
+    client, world, make_staff, view
+):
+    client.force_login(make_staff(view.permission))
+    before = stored_state()
+    assert _request(client, view, world).status_code == 403
+    assert stored_state() == before
+
+
+@pytest.mark.parametrize("view", VIEWS, ids=lambda v: v.name)
 def test_view_sends_anonymous_users_to_login(client, world, view):
     before = stored_state()
     response = _request(client, view, world)
