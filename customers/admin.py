@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from taggit.models import Tag as TaggitTag
 
+from customers.admin_privacy import CustomerPrivacyAdminMixin, CustomerVersionFormMixin
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
 from customers.models import PHONE_INVALID, Address, Customer, CustomerEvent, Note, Order, Tag
 from customers.phones import (
@@ -21,7 +22,6 @@ from customers.phones import (
     phone_search_digits,
     phone_to_e164,
 )
-from customers.services.editing import customer_save
 
 # Our Tag model replaces taggit's; its own admin would show a second, always empty tag list.
 if admin.site.is_registered(TaggitTag):
@@ -57,7 +57,7 @@ class CustomerChangeList(ChangeList):
         ]
 
 
-class CustomerAdminForm(forms.ModelForm):
+class CustomerAdminForm(CustomerVersionFormMixin, forms.ModelForm):
     """Read the customer's phone with the country of its default address, as a clerk would."""
 
     class Meta:
@@ -138,8 +138,9 @@ class NoteInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CustomerPrivacyAdminMixin, admin.ModelAdmin):
     form = CustomerAdminForm
+    actions = ["request_erasure", "cancel_erasure"]
     list_display = [
         "display_name",
         "email",
@@ -147,7 +148,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "group",
         "tag_list",
         "order_count",
-        "status",
+        "status_and_erasure",
     ]
     list_display_links = ["display_name", "email"]
     list_select_related = ["group"]
@@ -246,25 +247,6 @@ class CustomerAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Deleting customers goes through the guarded delete (order history, erasure, subscription).
         return False
-
-    def save_model(self, request, obj, form, change):
-        customer_save(actor=request.user, customer=obj, tags=form.cleaned_data.get("tags"))
-
-    def save_related(self, request, form, formsets, change):
-        # Tags were saved by customer_save; the customer has no other many-to-many field.
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
-
-    def save_formset(self, request, form, formset, change):
-        if formset.model is Note:
-            for note in formset.save(commit=False):
-                if note.author_id is None:
-                    note.author = request.user
-                note.save()
-            for note in formset.deleted_objects:
-                note.delete()
-            return
-        formset.save()
 
     @admin.display(description=_("name"), ordering="last_name")
     def display_name(self, obj):

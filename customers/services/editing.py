@@ -6,12 +6,23 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
-from customers.models import ConsentSource, Customer, EventKind
+from customers.models import (
+    Address,
+    ConsentSource,
+    Customer,
+    CustomerEvent,
+    EventKind,
+    Note,
+    Status,
+)
 from customers.services.audit import Actor, event_record
-from customers.services.consent import CHANNELS, consent_apply
+from customers.services.consent import CHANNELS, consent_apply, consent_event_data
 
 # Fields whose change the audit trail records; consent has its own event.
 AUDITED_FIELDS = (
@@ -28,6 +39,35 @@ AUDITED_FIELDS = (
     "status",
     "has_active_subscription",
 )
+# Fields other services own (merge, erasure, archive): the change form never writes them, even
+# if the object it was given was read before such a service changed the row.
+SERVICE_OWNED_FIELDS = (
+    "status",
+    "merged_into_id",
+    "erasure_requested_at",
+    "erasure_requested_by_id",
+    "created_at",
+)
+AUDITED_ADDRESS_FIELDS = (
+    "is_default",
+    "company",
+    "address1",
+    "address2",
+    "city",
+    "province_code",
+    "postal_code",
+    "country_code",
+    "phone",
+)
+
+STALE_EDIT = _(
+    "%(who)s saved this customer on %(when)s (%(what)s), after you opened it. Your changes "
+    "were not saved; they are kept below. Check them against the customer's history, then "
+    "save again to keep them."
+)
+STALE_EDIT_UNKNOWN = _("another user")
+REDACTED_READ_ONLY = _("This customer's personal data was erased: it cannot be edited.")
+VERSION_MISSING = _("This form has no version: reload the page and enter your changes again.")
 
 
 def _plain(value):
@@ -42,43 +82,192 @@ def _plain(value):
 
 
 @dataclass
+class RelatedEdits:
+    """What the change form's inlines did, unsaved: the service saves and records it."""
+
+    addresses_added: list[Address] = field(default_factory=list)
+    addresses_changed: list[Address] = field(default_factory=list)
+    addresses_removed: list[Address] = field(default_factory=list)
+    notes_added: list[Note] = field(default_factory=list)
+    notes_changed: list[Note] = field(default_factory=list)
+    notes_removed: list[Note] = field(default_factory=list)
+
+
+@dataclass
 class SaveResult:
     customer: Customer
     created: bool
     changes: dict[str, list] = field(default_factory=dict)
 
 
+def _stale_error(customer_id: int) -> ValidationError:
+    latest = (
+        CustomerEvent.objects.filter(customer_ref=customer_id)
+        .order_by("-created_at", "-pk")
+        .only("actor_label", "created_at", "kind", "data")
+        .first()
+    )
+    if latest is None:
+        who, when, what = STALE_EDIT_UNKNOWN, "?", "?"
+    else:
+        who = latest.actor_label or STALE_EDIT_UNKNOWN
+        when = date_format(timezone.localtime(latest.created_at), "DATETIME_FORMAT")
+        changed = (latest.data or {}).get("changes") if isinstance(latest.data, dict) else None
+        if latest.kind == EventKind.UPDATED and isinstance(changed, dict) and changed:
+            what = ", ".join(
+                str(Customer._meta.get_field(name).verbose_name) if name in AUDITED_FIELDS else name
+                for name in changed
+            )
+        else:
+            what = str(latest.get_kind_display())
+    return ValidationError(
+        STALE_EDIT, code="stale_version", params={"who": who, "when": when, "what": what}
+    )
+
+
 @transaction.atomic
-def customer_save(*, actor: Actor, customer: Customer, tags: list[str] | None = None) -> SaveResult:
-    """Save a customer edited by hand, bump its version and record what changed.
+def customer_check_version(*, customer_id: int, expected_version: int | None) -> Customer:
+    """Lock the customer's row and refuse if it changed since the form was loaded.
+
+    Called inside the caller's transaction (the admin's change view is one), the lock holds
+    until that save commits, so no other writer slips in between the check and the save.
+    """
+    stored = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
+    if expected_version is None:
+        raise ValidationError(VERSION_MISSING, code="version_missing")
+    if stored.version != expected_version:
+        raise _stale_error(customer_id)
+    return stored
+
+
+def _diff(old_obj, new_obj, names) -> dict[str, list]:
+    return {
+        name: [_plain(getattr(old_obj, name)), _plain(getattr(new_obj, name))]
+        for name in names
+        if getattr(old_obj, name) != getattr(new_obj, name)
+    }
+
+
+def _apply_related(customer: Customer, related: RelatedEdits, actor: Actor) -> dict[str, list]:
+    """Save the inlines' work on this customer's addresses and notes; return the audit data."""
+    data: dict[str, list] = {}
+    ids = [a.pk for a in related.addresses_changed + related.addresses_removed] + [
+        n.pk for n in related.notes_changed + related.notes_removed
+    ]
+    stored_addresses = {a.pk: a for a in Address.objects.filter(customer=customer, pk__in=ids)}
+    stored_notes = {n.pk: n for n in Note.objects.filter(customer=customer, pk__in=ids)}
+
+    # Removals first: a removed default address frees the one-default constraint.
+    removed = [a for a in related.addresses_removed if a.pk in stored_addresses]
+    if removed:
+        Address.objects.filter(pk__in=[a.pk for a in removed]).delete()
+        data["addresses_removed"] = [{"id": a.pk, "address": str(a)} for a in removed]
+    changed = []
+    for address in related.addresses_changed:
+        old = stored_addresses.get(address.pk)
+        if old is None:
+            continue
+        diff = _diff(old, address, AUDITED_ADDRESS_FIELDS)
+        address.customer = customer
+        address.save()
+        if diff:
+            changed.append({"id": address.pk, "changes": diff})
+    if changed:
+        data["addresses_changed"] = changed
+    for address in related.addresses_added:
+        address.customer = customer
+        address.save()
+    if related.addresses_added:
+        data["addresses_added"] = [{"id": a.pk, "address": str(a)} for a in related.addresses_added]
+
+    removed_notes = [n for n in related.notes_removed if n.pk in stored_notes]
+    if removed_notes:
+        Note.objects.filter(pk__in=[n.pk for n in removed_notes]).delete()
+        data["notes_removed"] = [
+            {"id": n.pk, "body": stored_notes[n.pk].body} for n in removed_notes
+        ]
+    changed_notes = []
+    for note in related.notes_changed:
+        old = stored_notes.get(note.pk)
+        if old is None:
+            continue
+        note.customer = customer
+        note.save()
+        if old.body != note.body:
+            changed_notes.append({"id": note.pk, "changes": {"body": [old.body, note.body]}})
+    if changed_notes:
+        data["notes_changed"] = changed_notes
+    for note in related.notes_added:
+        note.customer = customer
+        if note.author_id is None and not isinstance(actor, str) and actor is not None:
+            note.author = actor
+        note.save()
+    return data
+
+
+@transaction.atomic
+def customer_save(
+    *,
+    actor: Actor,
+    customer: Customer,
+    expected_version: int | None = None,
+    tags: list[str] | None = None,
+    related: RelatedEdits | None = None,
+) -> SaveResult:
+    """Save a customer edited by hand with its addresses and notes, and record what changed.
 
     ``customer`` carries the new values (already validated by ``full_clean``); ``tags``, when
-    given, replaces its tag set.
+    given, replaces its tag set; ``related`` holds the inlines' unsaved work. On an existing
+    customer, ``expected_version`` is the version the form was loaded with: if the stored row
+    moved on since (another save, a bulk action, an import), nothing is saved and
+    ``ValidationError`` names who saved last and when. The version goes up by one when anything
+    changed, and one UPDATED event (plus one CONSENT_CHANGED event per channel and one
+    NOTE_ADDED event per note) records it.
     """
     now = timezone.now()
+    related = related or RelatedEdits()
     created = customer.pk is None
     changes: dict[str, list] = {}
+    consent_changes: list[dict] = []
     if created:
         for channel in CHANNELS:
+            state = getattr(customer, f"{channel}_consent")
             consent_apply(
                 customer=customer,
                 channel=channel,
-                state=getattr(customer, f"{channel}_consent"),
+                state=state,
                 source=ConsentSource.ADMIN,
                 when=now,
             )
+            if state != Customer._meta.get_field(f"{channel}_consent").default:
+                consent_changes.append(
+                    consent_event_data(
+                        channel=channel,
+                        old=Customer._meta.get_field(f"{channel}_consent").default,
+                        new=state,
+                        source=ConsentSource.ADMIN,
+                    )
+                )
         customer.save()
+        before_tags: set[str] = set()
     else:
-        stored = Customer.objects.select_for_update().get(pk=customer.pk)
-        for name in AUDITED_FIELDS:
-            old, new = getattr(stored, name), getattr(customer, name)
-            if old != new:
-                changes[name] = [_plain(old), _plain(new)]
+        if expected_version is not None:
+            stored = customer_check_version(
+                customer_id=customer.pk, expected_version=expected_version
+            )
+        else:
+            stored = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+        if stored.status == Status.REDACTED:
+            raise ValidationError(REDACTED_READ_ONLY, code="redacted")
+        for name in SERVICE_OWNED_FIELDS:
+            setattr(customer, name, getattr(stored, name))
+        changes = _diff(stored, customer, AUDITED_FIELDS)
         for channel in CHANNELS:
             attr = f"{channel}_consent"
             new_state = getattr(customer, attr)
             # Restore the stored state so consent_apply sees the real transition.
-            setattr(customer, attr, getattr(stored, attr))
+            for suffix in ("", "_updated_at", "_source"):
+                setattr(customer, attr + suffix, getattr(stored, attr + suffix))
             if new_state != getattr(stored, attr):
                 consent_apply(
                     customer=customer,
@@ -87,25 +276,58 @@ def customer_save(*, actor: Actor, customer: Customer, tags: list[str] | None = 
                     source=ConsentSource.ADMIN,
                     when=now,
                 )
-                changes[attr] = [getattr(stored, attr), new_state]
-        customer.version = stored.version + 1
-        customer.save()
+                consent_changes.append(
+                    consent_event_data(
+                        channel=channel,
+                        old=getattr(stored, attr),
+                        new=new_state,
+                        source=ConsentSource.ADMIN,
+                    )
+                )
+        before_tags = set(stored.tags.names())
+        customer.version = stored.version
+
+    data: dict = {}
     if tags is not None:
-        before = set(customer.tags.names())
         customer.tags.set(tags)
-        after = set(customer.tags.names())
-        added = sorted(after - before, key=str.lower)
-        removed = sorted(before - after, key=str.lower)
-        if added:
-            changes["tags_added"] = added
+        after_tags = set(customer.tags.names())
+        lower_before = {t.lower() for t in before_tags}
+        lower_after = {t.lower() for t in after_tags}
+        added = sorted((t for t in after_tags if t.lower() not in lower_before), key=str.lower)
+        removed = sorted((t for t in before_tags if t.lower() not in lower_after), key=str.lower)
+        if added and not created:
+            data["tags_added"] = added
         if removed:
-            changes["tags_removed"] = removed
+            data["tags_removed"] = removed
+        if created and added:
+            data["tags"] = added
+    data.update(_apply_related(customer, related, actor))
+
     if created:
         event_record(
-            actor=actor, customer=customer, kind=EventKind.CREATED, data={"source": customer.source}
+            actor=actor,
+            customer=customer,
+            kind=EventKind.CREATED,
+            data={"source": customer.source, **data},
         )
-    elif changes:
+    else:
+        if changes or consent_changes or data:
+            customer.version = stored.version + 1
+        customer.save()
+        if changes or data:
+            event_record(
+                actor=actor,
+                customer=customer,
+                kind=EventKind.UPDATED,
+                data={"changes": changes, **data} if changes else data,
+            )
+    for consent in consent_changes:
+        event_record(actor=actor, customer=customer, kind=EventKind.CONSENT_CHANGED, data=consent)
+    for note in related.notes_added:
         event_record(
-            actor=actor, customer=customer, kind=EventKind.UPDATED, data={"changes": changes}
+            actor=actor,
+            customer=customer,
+            kind=EventKind.NOTE_ADDED,
+            data={"id": note.pk, "body": note.body},
         )
     return SaveResult(customer=customer, created=created, changes=changes)

@@ -278,7 +278,13 @@ def test_change_customer_records_the_diff(admin_client, make_customer):
     customer = make_customer(first_name="Jose", email="jose@example.es")
     url = reverse("admin:customers_customer_change", args=[customer.pk])
     response = admin_client.post(
-        url, _form_data(first_name="José", email="jose@example.es", last_name=customer.last_name)
+        url,
+        _form_data(
+            first_name="José",
+            email="jose@example.es",
+            last_name=customer.last_name,
+            expected_version=customer.version,
+        ),
     )
     assert response.status_code == 302
     customer.refresh_from_db()

@@ -163,8 +163,13 @@ def test_consent_change_records_time_source_and_event(superuser, make_customer):
     assert customer.email_consent_updated_at is not None
     assert customer.email_consent_source == "admin"
     assert customer.version == 2
-    event = CustomerEvent.objects.get(customer=customer, kind=EventKind.UPDATED)
-    assert event.data["changes"]["email_consent"] == ["not_subscribed", "subscribed"]
+    event = CustomerEvent.objects.get(customer=customer, kind=EventKind.CONSENT_CHANGED)
+    assert event.data == {
+        "channel": "email",
+        "old": "not_subscribed",
+        "new": "subscribed",
+        "source": "admin",
+    }
     assert event.actor == superuser
 
 

@@ -1,0 +1,91 @@
+"""Time erasure requests and runs, the history page and the personal-data export at scale."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from datetime import timedelta
+
+from tests.benchmarks._setup import setup_django
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=10000)
+    parser.add_argument("--erase", type=int, default=1000, help="customers to request and erase")
+    parser.add_argument("--events", type=int, default=5000, help="events on one customer")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    setup_django("bench_privacy")
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from customers.models import Customer, EventKind
+    from customers.services.audit import events_record_bulk
+    from customers.services.privacy import customers_process_erasure, customers_request_erasure
+
+    call_command("seed_demo", customers=args.customers, stdout=io.StringIO())
+    user = get_user_model().objects.get(username="demo")
+    print(f"{connection.vendor}: {args.customers} customers seeded")
+
+    def timed(label, func):
+        with CaptureQueriesContext(connection) as ctx:
+            t0 = time.perf_counter()
+            result = func()
+            elapsed = time.perf_counter() - t0
+        print(f"  {label:46s} queries={len(ctx.captured_queries):5d}  {elapsed * 1000:8.0f} ms")
+        return result
+
+    targets = Customer.objects.filter(
+        pk__in=Customer.objects.active().order_by("pk").values("pk")[: args.erase]
+    )
+    timed(
+        f"request erasure of {args.erase} (admin action)",
+        lambda: customers_request_erasure(actor=user, queryset=targets),
+    )
+    later = timezone.now() + timedelta(days=3650)
+    run = timed("dry run", lambda: customers_process_erasure(now=later, dry_run=True))
+    run = timed(f"erase {len(run.due)} customers", lambda: customers_process_erasure(now=later))
+    print(f"    erased {len(run.erased)}")
+    timed("second run (nothing to do)", lambda: customers_process_erasure(now=later))
+
+    customer = Customer.objects.active().order_by("pk").first()
+    events_record_bulk(
+        actor=user,
+        kind=EventKind.UPDATED,
+        customer_ids=[customer.pk] * args.events,
+        data={"changes": {"company": ["A", "B"]}},
+    )
+    client = Client()
+    client.force_login(user)
+    for label, url in (
+        (
+            f"history page 1 ({args.events} events)",
+            f"/admin/customers/customer/{customer.pk}/history/",
+        ),
+        ("history last page", f"/admin/customers/customer/{customer.pk}/history/?p=last"),
+        ("change page", f"/admin/customers/customer/{customer.pk}/change/"),
+        ("personal-data export", f"/admin/customers/customer/{customer.pk}/personal-data/"),
+    ):
+        times = []
+        for _ in range(args.repeat):
+            with CaptureQueriesContext(connection) as ctx:
+                t0 = time.perf_counter()
+                response = client.get(url)
+                times.append(time.perf_counter() - t0)
+            assert response.status_code == 200, (url, response.status_code)
+        print(
+            f"  {label:46s} queries={len(ctx.captured_queries):5d}  "
+            f"median={statistics.median(times) * 1000:6.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
