@@ -12,6 +12,7 @@ from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from customers.admin_bulk import BULK_ACTIONS, CustomerBulkActionsMixin
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
 from customers.models import PHONE_INVALID, Address, Customer, CustomerEvent, Note, Order, Tag
 from customers.phones import (
@@ -133,8 +134,9 @@ class NoteInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CustomerBulkActionsMixin, admin.ModelAdmin):
     form = CustomerAdminForm
+    actions = [*BULK_ACTIONS]
     list_display = [
         "display_name",
         "email",
@@ -237,10 +239,6 @@ class CustomerAdmin(admin.ModelAdmin):
             # A full number in any format, or a fragment of its digits (E.164 has no punctuation).
             results = results | queryset.filter(Q(phone__in=phones) | Q(phone__contains=digits))
         return results, may_have_duplicates
-
-    def has_delete_permission(self, request, obj=None):
-        # Deleting customers goes through the guarded delete (order history, erasure, subscription).
-        return False
 
     def save_model(self, request, obj, form, change):
         customer_save(actor=request.user, customer=obj, tags=form.cleaned_data.get("tags"))
