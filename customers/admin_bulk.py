@@ -36,8 +36,11 @@ BULK_ACTIONS = [
 ]
 
 
-def _reasons_text(counts: dict[str, int], labels) -> str:
-    return "; ".join(f"{labels(reason).label}: {count}" for reason, count in counts.items())
+def _reasons_text(counts: dict[str, int], choices) -> str:
+    """'label: count; ...' in the order the reasons are declared."""
+    return "; ".join(
+        f"{choice.label}: {counts[choice]}" for choice in choices if counts.get(choice)
+    )
 
 
 class CustomerBulkActionsMixin:
