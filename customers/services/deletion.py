@@ -14,7 +14,6 @@ from customers.models import Customer, EventKind, Order, Status
 from customers.services.audit import Actor, events_record_bulk
 from customers.services.bulk import Selection, id_batches, selection_lock, selection_queryset
 
-DELETE_NOTHING_SELECTED = _("No customer was selected.")
 
 
 class DeleteBlock(models.TextChoices):
