@@ -7,9 +7,15 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from customers.models import Customer, EventKind, Status
-from customers.services.audit import Actor, events_record_bulk
-from customers.services.bulk import Selection, id_batches, selection_lock, versions_bump
+from customers.models import EventKind, Status
+from customers.services.audit import Actor, events_record_same
+from customers.services.bulk import (
+    Selection,
+    customers_with_ids,
+    id_batches,
+    selection_lock,
+    versions_bump,
+)
 
 
 @dataclass
@@ -28,11 +34,9 @@ def _customers_move_status(
     ids = selection_lock(customers)
     changed: list[int] = []
     for batch in id_batches(ids):
-        changed.extend(
-            Customer.objects.filter(pk__in=batch, status=old).values_list("pk", flat=True)
-        )
+        changed.extend(customers_with_ids(batch).filter(status=old).values_list("pk", flat=True))
     versions_bump(changed, status=new)
-    events_record_bulk(actor=actor, kind=kind, customer_ids=changed, data={"status": [old, new]})
+    events_record_same(actor=actor, kind=kind, customer_ids=changed, data={"status": [old, new]})
     return StatusChangeResult(selected=len(ids), changed=len(changed))
 
 

@@ -12,8 +12,13 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer, EventKind, Order, Status
 from customers.services.audit import Actor, events_record_bulk
-from customers.services.bulk import Selection, id_batches, selection_lock, selection_queryset
-
+from customers.services.bulk import (
+    Selection,
+    customers_with_ids,
+    id_batches,
+    selection_lock,
+    selection_queryset,
+)
 
 
 class DeleteBlock(models.TextChoices):
@@ -139,7 +144,7 @@ def customers_delete(*, actor: Actor, customers: Selection) -> DeletionResult:
     ids = selection_lock(customers)
     rows: list[dict] = []
     for batch in id_batches(ids):
-        rows.extend(_annotated(Customer.objects.filter(pk__in=batch)))
+        rows.extend(_annotated(customers_with_ids(batch)))
     plan = _plan(rows, selected=len(ids))
     labels = {row["pk"]: _label(row) for row in rows}
     events_record_bulk(
@@ -152,7 +157,7 @@ def customers_delete(*, actor: Actor, customers: Selection) -> DeletionResult:
     deleted = 0
     for batch in id_batches(plan.deletable):
         # deletable() again in SQL: the business rule is applied by the same read everywhere.
-        _total, per_model = Customer.objects.filter(pk__in=batch).deletable().delete()
+        _total, per_model = customers_with_ids(batch).deletable().delete()
         deleted += per_model.get(Customer._meta.label, 0)
     if deleted != len(plan.deletable):  # pragma: no cover - the rows are locked
         raise RuntimeError("customers changed during deletion; nothing was deleted")

@@ -13,9 +13,9 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Consent, Customer, EventKind, Status
-from customers.services.audit import Actor, events_record_bulk
-from customers.services.bulk import Selection, id_batches, selection_lock
+from customers.models import Consent, EventKind, Status
+from customers.services.audit import Actor, events_record_same
+from customers.services.bulk import Selection, customers_with_ids, id_batches, selection_lock
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def customers_email(
     emailed: list[int] = []
     fields = ("pk", "first_name", "last_name", "email", "status", "erasure_requested_at")
     for batch in id_batches(ids):
-        for row in Customer.objects.filter(pk__in=batch).values(*fields, "email_consent"):
+        for row in customers_with_ids(batch).values(*fields, "email_consent"):
             reason = _skip_reason(row, marketing)
             if reason:
                 skipped[reason] += 1
@@ -125,7 +125,7 @@ def customers_email(
             line = " ".join(email_render(subject, values).split())  # no newline in a header
             outgoing.append((row["email"], line, email_render(body, values)))
             emailed.append(row["pk"])
-    events_record_bulk(
+    events_record_same(
         actor=actor,
         kind=EventKind.EMAILED,
         customer_ids=emailed,

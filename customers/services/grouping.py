@@ -6,9 +6,15 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from customers.models import Customer, EventKind
-from customers.services.audit import Actor, events_record_bulk
-from customers.services.bulk import Selection, id_batches, selection_lock, versions_bump
+from customers.models import EventKind
+from customers.services.audit import Actor, events_record_by_data
+from customers.services.bulk import (
+    Selection,
+    customers_with_ids,
+    id_batches,
+    selection_lock,
+    versions_bump,
+)
 from groups.models import CustomerGroup
 from groups.services import group_get_or_create
 
@@ -59,16 +65,16 @@ def _customers_set_group(
         names[group.pk] = group.name
     old_ids: dict[int, int | None] = {}
     for batch in id_batches(ids):
-        for pk, group_id in Customer.objects.filter(pk__in=batch).values_list("pk", "group_id"):
+        for pk, group_id in customers_with_ids(batch).values_list("pk", "group_id"):
             if group_id != target:
                 old_ids[pk] = group_id
     missing = {gid for gid in old_ids.values() if gid not in names}
     names.update(CustomerGroup.objects.filter(pk__in=missing).values_list("pk", "name"))
+    # One dict per previous group, shared: the audit groups events by it.
+    payloads = {old: {"from": names[old], "to": names[target]} for old in set(old_ids.values())}
     for pk, old in old_ids.items():
-        changes[pk] = {"from": names[old], "to": names[target]}
+        changes[pk] = payloads[old]
     changed = sorted(changes)
     versions_bump(changed, group_id=target)
-    events_record_bulk(
-        actor=actor, kind=EventKind.GROUP_CHANGED, customer_ids=changed, data_by_customer=changes
-    )
+    events_record_by_data(actor=actor, kind=EventKind.GROUP_CHANGED, data_by_customer=changes)
     return GroupChangeResult(selected=len(ids), changed=len(changed), group=group)

@@ -8,16 +8,24 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import EventKind, Tag, TaggedCustomer
-from customers.services.audit import Actor, events_record_bulk
-from customers.services.bulk import Selection, id_batches, selection_lock, versions_bump
+from customers.services.audit import Actor, events_record_by_data
+from customers.services.bulk import (
+    IdIn,
+    Selection,
+    customers_with_ids,
+    id_batches,
+    insert_from_select,
+    selection_lock,
+    versions_bump,
+)
 
 TAG_NAMES_EMPTY = _("Give at least one tag.")
 TAG_NAME_TOO_LONG = _("A tag name has at most %(max)d characters: “%(name)s” is too long.")
 
-BATCH_SIZE = 2000
 TAG_NAME_MAX = Tag._meta.get_field("name").max_length
 SLUG_MAX = Tag._meta.get_field("slug").max_length
 
@@ -117,19 +125,27 @@ def customers_add_tags(
     ids = selection_lock(customers)
     tag_ids = [tag.pk for tag in tags]
     gained: dict[int, list[int]] = defaultdict(list)
-    links: list[TaggedCustomer] = []
     for batch in id_batches(ids):
         have = set(
             TaggedCustomer.objects.filter(
-                tag_id__in=tag_ids, content_object_id__in=batch
+                IdIn(F("content_object_id"), batch), tag_id__in=tag_ids
             ).values_list("content_object_id", "tag_id")
         )
         for customer_id in batch:
             for tag_id in tag_ids:
                 if (customer_id, tag_id) not in have:
-                    links.append(TaggedCustomer(content_object_id=customer_id, tag_id=tag_id))
                     gained[customer_id].append(tag_id)
-    TaggedCustomer.objects.bulk_create(links, batch_size=BATCH_SIZE, ignore_conflicts=True)
+    for tag_id in tag_ids:
+        lacking = [pk for pk, tag_ids_gained in gained.items() if tag_id in tag_ids_gained]
+        for batch in id_batches(lacking):
+            # The database builds the links (bulk_create would build 100,000 objects first).
+            links = customers_with_ids(batch).annotate(_tag=Value(tag_id), _pk=F("pk"))
+            insert_from_select(
+                TaggedCustomer,
+                ["tag", "content_object"],
+                links.values_list("_tag", "_pk"),
+                ignore_conflicts=True,
+            )
     return _finish(actor, EventKind.TAGS_ADDED, tags, ids, gained)
 
 
@@ -150,7 +166,9 @@ def customers_remove_tags(
     lost: dict[int, list[int]] = defaultdict(list)
     if tag_ids:
         for batch in id_batches(ids):
-            links = TaggedCustomer.objects.filter(tag_id__in=tag_ids, content_object_id__in=batch)
+            links = TaggedCustomer.objects.filter(
+                IdIn(F("content_object_id"), batch), tag_id__in=tag_ids
+            )
             for customer_id, tag_id in links.values_list("content_object_id", "tag_id"):
                 lost[customer_id].append(tag_id)
             links.delete()
@@ -167,15 +185,20 @@ def _finish(
     names = {tag.pk: tag.name for tag in tags}
     order = {tag.pk: index for index, tag in enumerate(tags)}
     changed_ids = sorted(changed)
+    payloads: dict[tuple[int, ...], dict] = {}
+
+    def payload(tag_ids: list[int]) -> dict:
+        # One dict per combination of tags, shared: the audit groups events by it.
+        key = tuple(sorted(tag_ids, key=order.__getitem__))
+        if key not in payloads:
+            payloads[key] = {"tags": [names[t] for t in key]}
+        return payloads[key]
+
     versions_bump(changed_ids)
-    events_record_bulk(
+    events_record_by_data(
         actor=actor,
         kind=kind,
-        customer_ids=changed_ids,
-        data_by_customer={
-            pk: {"tags": [names[t] for t in sorted(changed[pk], key=order.__getitem__)]}
-            for pk in changed_ids
-        },
+        data_by_customer={pk: payload(changed[pk]) for pk in changed_ids},
     )
     counts = Counter(tag_id for tag_ids in changed.values() for tag_id in tag_ids)
     return TagChangeResult(
