@@ -13,6 +13,7 @@ from tests.customers.bulk_helpers import (
     action_choices,
     confirm,
     events,
+    fast_password_hashing,  # noqa: F401 (a fixture)
     hidden_fields,
     messages_of,
     run,
@@ -142,7 +143,7 @@ def test_add_tags_matches_case_insensitively_and_creates_new_tags_once(staff_cli
     by_customer = {e.customer_ref: e for e in events(EventKind.TAGS_ADDED)}
     assert by_customer[a.pk].data == {"tags": ["Newsletter"]}
     assert by_customer[b.pk].data == {"tags": ["Newsletter", "VIP"]}
-    assert by_customer[b.pk].actor_label == response.wsgi_request.user.username
+    assert by_customer[b.pk].actor == response.wsgi_request.user
     versions = dict(Customer.objects.values_list("pk", "version"))
     assert (versions[a.pk], versions[b.pk], versions[untouched.pk]) == (2, 2, 1)
 
@@ -318,6 +319,20 @@ def test_select_all_across_a_filtered_list(admin_client, make_customer, action):
     for customer in [*other, hidden]:
         customer.refresh_from_db()
         assert tags_of(customer) == {"Old"} and customer.version == 1
+
+
+def test_unarchive_all_across_the_archived_filter(admin_client, make_customer):
+    archived = [make_customer(status=Status.ARCHIVED) for _ in range(12)]
+    active = make_customer()
+    url = f"{LIST_URL}?status=archived&per_page=10"
+    page_ids = [c.pk for c in admin_client.get(url).context["cl"].result_list]
+    page = start(admin_client, "unarchive", url=url, select_across=True, ids=page_ids)
+    response = confirm(admin_client, page)
+    assert messages_of(response) == ["12 customers unarchived."]
+    assert Customer.objects.filter(status=Status.ACTIVE).count() == 13
+    assert {e.customer_ref for e in events(EventKind.UNARCHIVED)} == {c.pk for c in archived}
+    active.refresh_from_db()
+    assert active.version == 1
 
 
 def test_selection_that_changed_before_confirming_is_shown_again(admin_client, make_customer):

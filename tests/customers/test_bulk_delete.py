@@ -22,7 +22,14 @@ from customers.models import (
 )
 from customers.services.audit import event_record
 from customers.services.deletion import DeleteBlock, customers_delete, customers_deletion_plan
-from tests.customers.bulk_helpers import LIST_URL, confirm, events, messages_of, start
+from tests.customers.bulk_helpers import (
+    LIST_URL,
+    confirm,
+    events,
+    fast_password_hashing,  # noqa: F401 (a fixture)
+    messages_of,
+    start,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,14 @@ from customers.services.emailing import (
     customers_email,
     email_render,
 )
-from tests.customers.bulk_helpers import LIST_URL, confirm, events, messages_of, start
+from tests.customers.bulk_helpers import (
+    LIST_URL,
+    confirm,
+    events,
+    fast_password_hashing,  # noqa: F401 (a fixture)
+    messages_of,
+    start,
+)
 
 pytestmark = pytest.mark.django_db
 

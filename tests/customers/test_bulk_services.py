@@ -100,3 +100,27 @@ def test_archive_skips_merged_and_redacted(make_customer):
         merged.pk: Status.MERGED,
         redacted.pk: Status.REDACTED,
     }
+
+
+def test_same_events_are_written_by_the_database_with_actor_and_time(make_customer, superuser):
+    from django.utils import timezone
+
+    from customers.services.audit import events_record_same
+
+    a, b = make_customer(), make_customer()
+    before = timezone.now()
+    written = events_record_same(
+        actor=superuser,
+        kind=EventKind.DELETED,
+        customer_ids=[a.pk, b.pk],
+        data={"note": "é", "n": [1, None]},
+        keep_link=False,
+    )
+    assert written == 2
+    rows = list(CustomerEvent.objects.order_by("customer_ref"))
+    assert [(e.customer_id, e.customer_ref) for e in rows] == [(None, a.pk), (None, b.pk)]
+    assert {(e.actor_id, e.actor_label, e.kind) for e in rows} == {
+        (superuser.pk, "boss", EventKind.DELETED)
+    }
+    assert rows[0].data == {"note": "é", "n": [1, None]}
+    assert before <= rows[0].created_at <= timezone.now()
