@@ -39,7 +39,9 @@ BULK_ACTIONS = [
 def _reasons_text(counts: dict[str, int], choices) -> str:
     """'label: count; ...' in the order the reasons are declared."""
     return "; ".join(
-        f"{choice.label}: {counts[choice]}" for choice in choices if counts.get(choice)
+        _("%(reason)s: %(count)d") % {"reason": choice.label, "count": counts[choice]}
+        for choice in choices
+        if counts.get(choice)
     )
 
 
