@@ -89,7 +89,8 @@ class CustomerBulkActionsMixin:
                 apply(form, selection)
                 return None
             except ValidationError as error:
-                form.add_error(None, error)
+                # A service's error may name a model field the form does not have ("name").
+                form.add_error(None, ValidationError(error.messages))
         ctx = {
             **self.admin_site.each_context(request),
             "title": title,

@@ -21,18 +21,16 @@ from dataclasses import dataclass, field
 
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.db.models import QuerySet
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 COUNT_FIELD = "_selection_count"
 # The change list's pages are at most list_max_show_all (500) rows: a plain selection is small.
 MAX_POSTED_IDS = 1000
-# Query-string keys that do not change which rows match.
-_NOT_FILTERS = {PAGE_VAR, ORDER_VAR, "per_page", "e", "_to_field", "_popup"}
 
 
 @dataclass
@@ -45,8 +43,9 @@ class ActionSelection:
     count: int
     post_url: str
     action: str
-    filter_lines: list[str] = field(default_factory=list)
     posted_count: int | None = None
+    modeladmin: admin.ModelAdmin | None = field(default=None, repr=False)
+    request: HttpRequest | None = field(default=None, repr=False)
 
     @classmethod
     def from_request(
@@ -64,8 +63,9 @@ class ActionSelection:
             count=queryset.count(),
             post_url=request.get_full_path(),
             action=post.get("action", ""),
-            filter_lines=filter_description(request.GET) if select_across else [],
             posted_count=int(raw_count) if raw_count.isdigit() else None,
+            modeladmin=modeladmin,
+            request=request,
         )
 
     @property
@@ -86,21 +86,32 @@ class ActionSelection:
             "\n", '<input type="hidden" name="{}" value="{}">', ((n, v) for n, v in fields)
         )
 
-    def sample(self, limit: int = 50) -> list:
-        """A few selected rows to show on the confirmation page."""
-        return list(self.queryset[:limit])
+    SAMPLE_SIZE = 50
+
+    def sample(self) -> list:
+        """The first selected rows, to show on the confirmation page."""
+        return list(self.queryset[: self.SAMPLE_SIZE])
+
+    def filter_lines(self) -> list[str]:
+        """The list's filters and search in words ("Status: Archived"), for "select all"."""
+        if not self.select_across or self.modeladmin is None:
+            return []
+        return filter_description(self.modeladmin, self.request)
 
 
-def filter_description(params: QueryDict) -> list[str]:
-    """Describe the change list's filters and search in words, for the confirmation page."""
+def filter_description(modeladmin: admin.ModelAdmin, request: HttpRequest) -> list[str]:
+    """Describe the filters (default ones included) and the search of a change list request.
+
+    Builds the same ChangeList the list page does, so it reads as the list's sidebar does.
+    """
+    changelist = modeladmin.get_changelist_instance(request)
+    every = _("All")
     lines = []
-    for key, values in sorted(params.lists()):
-        if key in _NOT_FILTERS:
-            continue
-        value = ", ".join(values)
-        if key == SEARCH_VAR:
-            if value:
-                lines.append(format_html("{}: “{}”", _("Search"), value))
-            continue
-        lines.append(format_html("{} = {}", key, value))
+    for spec in changelist.filter_specs:
+        chosen = [str(c["display"]) for c in spec.choices(changelist) if c["selected"]]
+        chosen = [display for display in chosen if display != every]
+        if chosen:
+            lines.append(format_html("{}: {}", capfirst(spec.title), ", ".join(chosen)))
+    if changelist.query:
+        lines.append(format_html("{}: “{}”", _("Search"), changelist.query))
     return lines

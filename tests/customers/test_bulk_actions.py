@@ -306,7 +306,10 @@ def test_select_all_across_a_filtered_list(admin_client, make_customer, action):
 
     page = start(admin_client, action, url=url, select_across=True, ids=page_ids)
     assert page.status_code == 200
-    assert "All 25 customers matching the list's filters are selected." in page.content.decode()
+    html = page.content.decode()
+    assert "All 25 customers matching the list's filters are selected." in html
+    assert "<li>Group: Fair</li>" in html
+    assert "<li>Status: Current (not archived or merged)</li>" in html
     _url, fields = hidden_fields(page)
     assert len(fields) <= 4 + len(page_ids)  # never one field per selected customer
     response = confirm(admin_client, page, **data)

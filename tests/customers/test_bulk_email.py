@@ -201,6 +201,7 @@ def test_email_action_with_select_all_on_a_filtered_list(
             url=url,
             select_across=True,
         )
+        assert "<li>Search: “acme”</li>" in page.content.decode()
         response = confirm(admin_client, page, subject="S", body="B")
     assert messages_of(response) == ["Email sent to 6 customers."]
     assert sorted(m.to[0] for m in mailoutbox) == sorted(
