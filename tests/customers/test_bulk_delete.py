@@ -198,3 +198,40 @@ def test_change_page_delete_button_goes_through_the_guard(delete_client, make_cu
     assert messages_of(response) == ["1 customer deleted."]
     assert not Customer.objects.filter(pk=free.pk).exists()
     assert [e.customer_ref for e in events(EventKind.DELETED)] == [free.pk]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_an_order_recorded_during_the_delete_keeps_its_customer():
+    """The guard is read under the row lock: an order committed meanwhile wins over the delete."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from customers.services.orders import orders_record
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises whole transactions; row locks need PostgreSQL")
+    customer = Customer.objects.create(email="race@example.com")
+    order_pending = threading.Event()
+
+    def record_order():
+        try:
+            with transaction.atomic():
+                orders_record(
+                    actor="shopify",
+                    orders=[Order(number="R1", customer=customer, total="5", source="shopify")],
+                )
+                order_pending.set()  # the order holds a key lock on the customer row
+                threading.Event().wait(0.5)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=record_order)
+    other.start()
+    assert order_pending.wait(10)
+    result = customers_delete(actor="test", customers=[customer.pk])  # waits for the commit
+    other.join()
+    assert result.deleted == 0
+    assert [k.reasons for k in result.kept] == [[DeleteBlock.ORDERS]]
+    assert Customer.objects.filter(pk=customer.pk).exists()
