@@ -35,16 +35,18 @@ class IdIn(Lookup):
     """``column IN (1, 2, 3)`` with the integers written into the SQL.
 
     Django's ``__in`` turns every value into a parameter, preparing each in Python (seconds for
-    100,000 ids) and meeting SQLite's limit on parameters. The values are ints (``int()`` below),
-    so writing them in is safe. Use it as ``.filter(IdIn(F("pk"), ids))``.
+    100,000 ids) and meeting SQLite's limit on parameters. ``get_prep_lookup`` makes every value
+    an int, so writing them in is safe. Use it as ``.filter(IdIn(F("pk"), ids))``.
     """
 
     lookup_name = "id_in"
-    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return [int(value) for value in self.rhs]
 
     def as_sql(self, compiler, connection):
         lhs_sql, params = compiler.compile(self.lhs)
-        values = ", ".join(str(int(value)) for value in self.rhs)
+        values = ",".join(map(str, self.rhs))
         return (f"{lhs_sql} IN ({values})" if values else "1 = 0"), params
 
 

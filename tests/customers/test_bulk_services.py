@@ -124,3 +124,11 @@ def test_same_events_are_written_by_the_database_with_actor_and_time(make_custom
     }
     assert rows[0].data == {"note": "é", "n": [1, None]}
     assert before <= rows[0].created_at <= timezone.now()
+
+
+def test_ids_written_into_sql_must_be_integers(make_customer):
+    customer = make_customer()
+    assert list(bulk.customers_with_ids([str(customer.pk)])) == [customer]
+    assert list(bulk.customers_with_ids([])) == []
+    with pytest.raises(ValueError):
+        bulk.customers_with_ids(["1) OR (1=1"])
