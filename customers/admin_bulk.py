@@ -83,7 +83,8 @@ class CustomerBulkActionsMixin:
         """Show the confirmation page; on ``post=yes`` with a valid form and the same selection,
         run ``apply`` and return to the list (None makes Django redirect there)."""
         selection = ActionSelection.from_request(self, request, queryset)
-        form = form or forms.Form(request.POST if request.POST.get("post") else None)
+        if form is None:  # nothing to type: the page only confirms
+            form = forms.Form(request.POST if request.POST.get("post") else None)
         if request.POST.get("post") == "yes" and not selection.changed and form.is_valid():
             try:
                 apply(form, selection)
