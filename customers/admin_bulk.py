@@ -19,7 +19,7 @@ from customers.admin_selection import ActionSelection
 from customers.forms_bulk import TAG_SUGGESTIONS_ID, EmailForm, GroupForm, TagsForm
 from customers.services.archiving import customers_archive, customers_unarchive
 from customers.services.deletion import DeleteBlock, customers_delete, customers_deletion_plan
-from customers.services.emailing import EmailSkip, customers_email
+from customers.services.emailing import EmailSkip, customers_email, customers_email_preview
 from customers.services.grouping import customers_assign_group, customers_remove_group
 from customers.services.tagging import customers_add_tags, customers_remove_tags
 
@@ -345,14 +345,21 @@ class CustomerBulkActionsMixin:
             submit=_("Send"),
             apply=apply,
             form=self._bound(EmailForm, request),
-            context={
-                "explanation": _(
-                    "One message per customer with an email address. Merged, archived and "
-                    "redacted customers, those with a pending erasure request and, for a "
-                    "marketing email, those not subscribed are skipped and counted."
-                )
-            },
+            template="email_confirmation.html",
+            context=lambda: self._email_context(queryset),
         )
+
+    def _email_context(self, queryset) -> dict:
+        preview = customers_email_preview(customers=queryset)
+        return {
+            "explanation": _(
+                "One message per customer with an email address. Merged, archived and "
+                "redacted customers, those with a pending erasure request and, for a "
+                "marketing email, those not subscribed are skipped and counted."
+            ),
+            "preview": preview,
+            "preview_skipped": _reasons_text(preview.skipped, EmailSkip),
+        }
 
     # Delete
     @admin.action(permissions=["delete"], description=gettext_lazy("Delete selected customers"))

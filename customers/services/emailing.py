@@ -15,7 +15,13 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Consent, EventKind, Status
 from customers.services.audit import Actor, events_record_same
-from customers.services.bulk import Selection, customers_with_ids, id_batches, selection_lock
+from customers.services.bulk import (
+    Selection,
+    customers_with_ids,
+    id_batches,
+    selection_lock,
+    selection_queryset,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +84,33 @@ def email_render(text: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(fill, text)
 
 
+@dataclass
+class EmailPreview:
+    """Who a mailing to the selection would reach, before anything is sent."""
+
+    recipients: int
+    marketing_recipients: int
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+_FIELDS = ("pk", "first_name", "last_name", "email", "status", "erasure_requested_at")
+
+
+def customers_email_preview(*, customers: Selection) -> EmailPreview:
+    """Count who would get the email, as a transactional and as a marketing email; one query."""
+    recipients = marketing = 0
+    skipped: Counter[str] = Counter()
+    rows = selection_queryset(customers).values(*_FIELDS, "email_consent")
+    for row in rows.iterator(chunk_size=5000):
+        reason = _skip_reason(row, marketing=False)
+        if reason:
+            skipped[reason] += 1
+            continue
+        recipients += 1
+        marketing += _skip_reason(row, marketing=True) is None
+    return EmailPreview(recipients=recipients, marketing_recipients=marketing, skipped=skipped)
+
+
 def _skip_reason(row: dict, marketing: bool) -> str | None:
     if row["status"] == Status.MERGED:
         return EmailSkip.MERGED
@@ -114,9 +147,8 @@ def customers_email(
     skipped: Counter[str] = Counter()
     outgoing: list[tuple[str, str, str]] = []
     emailed: list[int] = []
-    fields = ("pk", "first_name", "last_name", "email", "status", "erasure_requested_at")
     for batch in id_batches(ids):
-        for row in customers_with_ids(batch).values(*fields, "email_consent"):
+        for row in customers_with_ids(batch).values(*_FIELDS, "email_consent"):
             reason = _skip_reason(row, marketing)
             if reason:
                 skipped[reason] += 1

@@ -170,6 +170,13 @@ def test_email_action_as_staff(
     customers = list(audience.values())
     page = start(client, "send_email", customers, url=LIST_URL + "?status=all")
     assert page.status_code == 200
+    html = page.content.decode()
+    assert "It will be sent to 3 customers (2 if it is a marketing email)." in html
+    assert (
+        "Skipped: merged into another customer: 1; personal data erased: 1; "
+        "erasure requested: 1; archived: 1; no email address: 1." in html
+    )
+    assert mailoutbox == [] and events(EventKind.EMAILED) == []
     response = confirm(client, page, subject="Hi {unknown}", body="x")
     assert "Unknown placeholder {unknown}" in response.content.decode()
     assert mailoutbox == []
