@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from taggit.models import Tag as TaggitTag
 
+from customers.admin_bulk import BULK_ACTIONS, CustomerBulkActionsMixin
 from customers.admin_privacy import CustomerPrivacyAdminMixin, CustomerVersionFormMixin
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
 from customers.models import PHONE_INVALID, Address, Customer, CustomerEvent, Note, Order, Tag
@@ -138,9 +139,9 @@ class NoteInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CustomerPrivacyAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(CustomerPrivacyAdminMixin, CustomerBulkActionsMixin, admin.ModelAdmin):
     form = CustomerAdminForm
-    actions = ["request_erasure", "cancel_erasure"]
+    actions = [*BULK_ACTIONS, "request_erasure", "cancel_erasure"]
     list_display = [
         "display_name",
         "email",
@@ -243,10 +244,6 @@ class CustomerAdmin(CustomerPrivacyAdminMixin, admin.ModelAdmin):
             # A full number in any format, or a fragment of its digits (E.164 has no punctuation).
             results = results | queryset.filter(Q(phone__in=phones) | Q(phone__contains=digits))
         return results, may_have_duplicates
-
-    def has_delete_permission(self, request, obj=None):
-        # Deleting customers goes through the guarded delete (order history, erasure, subscription).
-        return False
 
     @admin.display(description=_("name"), ordering="last_name")
     def display_name(self, obj):

@@ -7,6 +7,7 @@ from collections import defaultdict
 from django.db import transaction
 
 from customers.models import Order, TaggedCustomer, TaggedOrder
+from customers.services.bulk import selection_lock
 
 BATCH_SIZE = 2000
 
@@ -18,8 +19,11 @@ def orders_record(*, actor, orders: list[Order]) -> int:
     The order's shipping address is a snapshot: it never changes the customer's addresses.
     Costs one insert per batch of orders, one read of the customers' tags and one insert of links.
     """
+    customer_ids = {order.customer_id for order in orders if order.customer_id}
+    # PostgreSQL checks foreign keys at commit (Django makes them deferred), so the insert alone
+    # does not hold the customer: lock it, and a concurrent guarded delete sees these orders.
+    selection_lock(customer_ids)
     created = Order.objects.bulk_create(orders, batch_size=BATCH_SIZE)
-    customer_ids = {order.customer_id for order in created if order.customer_id}
     tags_by_customer: dict[int, list[int]] = defaultdict(list)
     for start in range(0, len(customer_ids), BATCH_SIZE):
         chunk = list(customer_ids)[start : start + BATCH_SIZE]

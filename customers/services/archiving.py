@@ -1,0 +1,64 @@
+"""Archiving customers: they leave the default list, keep their orders and data, and come back
+when unarchived."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from customers.models import EventKind, Status
+from customers.services.audit import Actor, events_record_same
+from customers.services.bulk import (
+    Selection,
+    customers_with_ids,
+    id_batches,
+    selection_lock,
+    versions_bump,
+)
+
+
+@dataclass
+class StatusChangeResult:
+    selected: int
+    changed: int
+
+    @property
+    def skipped(self) -> int:
+        return self.selected - self.changed
+
+
+def _customers_move_status(
+    *, actor: Actor, customers: Selection, old: str, new: str, kind: str
+) -> StatusChangeResult:
+    ids = selection_lock(customers)
+    changed: list[int] = []
+    for batch in id_batches(ids):
+        changed.extend(customers_with_ids(batch).filter(status=old).values_list("pk", flat=True))
+    versions_bump(changed, status=new)
+    events_record_same(actor=actor, kind=kind, customer_ids=changed, data={"status": [old, new]})
+    return StatusChangeResult(selected=len(ids), changed=len(changed))
+
+
+@transaction.atomic
+def customers_archive(*, actor: Actor, customers: Selection) -> StatusChangeResult:
+    """Archive the selected active customers; archived, merged and redacted ones are skipped."""
+    return _customers_move_status(
+        actor=actor,
+        customers=customers,
+        old=Status.ACTIVE,
+        new=Status.ARCHIVED,
+        kind=EventKind.ARCHIVED,
+    )
+
+
+@transaction.atomic
+def customers_unarchive(*, actor: Actor, customers: Selection) -> StatusChangeResult:
+    """Make the selected archived customers active again; others are skipped."""
+    return _customers_move_status(
+        actor=actor,
+        customers=customers,
+        old=Status.ARCHIVED,
+        new=Status.ACTIVE,
+        kind=EventKind.UNARCHIVED,
+    )

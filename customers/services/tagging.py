@@ -1,0 +1,208 @@
+"""Tagging many customers at once: tags matched case-insensitively to the store's one tag set."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import EventKind, Tag, TaggedCustomer
+from customers.services.audit import Actor, events_record_by_data
+from customers.services.bulk import (
+    IdIn,
+    Selection,
+    customers_with_ids,
+    id_batches,
+    insert_from_select,
+    selection_lock,
+    versions_bump,
+)
+
+TAG_NAMES_EMPTY = _("Give at least one tag.")
+TAG_NAME_TOO_LONG = _("A tag name has at most %(max)d characters: “%(name)s” is too long.")
+
+TAG_NAME_MAX = Tag._meta.get_field("name").max_length
+SLUG_MAX = Tag._meta.get_field("slug").max_length
+
+
+@dataclass
+class TagChangeResult:
+    """What a bulk tag change did: per tag name, how many customers gained (or lost) it."""
+
+    selected: int
+    changed: int
+    per_tag: dict[str, int] = field(default_factory=dict)
+
+
+def _key(name: str) -> str:
+    # casefold in Python: SQLite's lower() only folds ASCII, so "Été" and "été" must meet here.
+    return name.casefold()
+
+
+def tag_names_clean(names: Iterable[str]) -> list[str]:
+    """Strip the names, drop empty ones and case-insensitive duplicates (first spelling wins)."""
+    cleaned: dict[str, str] = {}
+    for raw in names:
+        name = " ".join(str(raw).split())
+        if not name:
+            continue
+        if len(name) > TAG_NAME_MAX:
+            raise ValidationError(
+                TAG_NAME_TOO_LONG,
+                code="tag_name_too_long",
+                params={"max": TAG_NAME_MAX, "name": name},
+            )
+        cleaned.setdefault(_key(name), name)
+    return list(cleaned.values())
+
+
+def _free_slug(name: str, taken: set[str]) -> str:
+    base = Tag().slugify(name)[: SLUG_MAX - 6] or "tag"
+    slug, i = base, 1
+    while slug in taken:
+        slug = f"{base}_{i}"
+        i += 1
+    return slug
+
+
+def _tag_create(name: str) -> Tag:
+    """Create one tag with a free slug ("VIP!" next to "VIP" gets "vip_1"); survive a race."""
+    for _attempt in range(5):
+        taken = set(Tag.objects.values_list("slug", flat=True))
+        tag = Tag(name=name, slug=_free_slug(name, taken))
+        try:
+            with transaction.atomic():
+                tag.save()
+            return tag
+        except IntegrityError:
+            # Someone created the same name (or took the slug) meanwhile: use theirs, or retry.
+            for existing in Tag.objects.all():
+                if _key(existing.name) == _key(name):
+                    return existing
+    raise IntegrityError(f"could not create tag {name!r}")
+
+
+@transaction.atomic
+def tags_resolve(*, names: Iterable[str], create: bool) -> tuple[list[Tag], list[str]]:
+    """Match names to the store's tags case-insensitively; return (tags, names not found).
+
+    With ``create`` each missing tag is created once, so nothing is left unfound.
+    """
+    wanted = tag_names_clean(names)
+    # The tag set of a store is small; matching in Python is exact on every database.
+    by_key = {_key(tag.name): tag for tag in Tag.objects.all()}
+    tags: list[Tag] = []
+    missing: list[str] = []
+    for name in wanted:
+        tag = by_key.get(_key(name))
+        if tag is None and create:
+            tag = _tag_create(name)
+            by_key[_key(tag.name)] = tag
+        if tag is None:
+            missing.append(name)
+        else:
+            tags.append(tag)
+    return tags, missing
+
+
+@transaction.atomic
+def customers_add_tags(
+    *, actor: Actor, customers: Selection, names: Iterable[str]
+) -> TagChangeResult:
+    """Add the named tags to the selected customers, creating unknown tags once.
+
+    Customers that already have a tag keep it and are not counted for it. Costs a few queries
+    per batch of customers, whatever the number of tags.
+    """
+    tags, _missing = tags_resolve(names=names, create=True)
+    if not tags:
+        raise ValidationError(TAG_NAMES_EMPTY, code="tags_empty")
+    ids = selection_lock(customers)
+    tag_ids = [tag.pk for tag in tags]
+    gained: dict[int, list[int]] = defaultdict(list)
+    for batch in id_batches(ids):
+        have = set(
+            TaggedCustomer.objects.filter(
+                IdIn(F("content_object_id"), batch), tag_id__in=tag_ids
+            ).values_list("content_object_id", "tag_id")
+        )
+        for customer_id in batch:
+            for tag_id in tag_ids:
+                if (customer_id, tag_id) not in have:
+                    gained[customer_id].append(tag_id)
+    for tag_id in tag_ids:
+        lacking = [pk for pk, tag_ids_gained in gained.items() if tag_id in tag_ids_gained]
+        for batch in id_batches(lacking):
+            # The database builds the links (bulk_create would build 100,000 objects first).
+            links = customers_with_ids(batch).annotate(_tag=Value(tag_id), _pk=F("pk"))
+            insert_from_select(
+                TaggedCustomer,
+                ["tag", "content_object"],
+                links.values_list("_tag", "_pk"),
+                ignore_conflicts=True,
+            )
+    return _finish(actor, EventKind.TAGS_ADDED, tags, ids, gained)
+
+
+@transaction.atomic
+def customers_remove_tags(
+    *, actor: Actor, customers: Selection, names: Iterable[str]
+) -> TagChangeResult:
+    """Remove the named tags from the selected customers.
+
+    A customer without the tag, or a name that is no tag at all, is not an error: it counts 0.
+    """
+    wanted = tag_names_clean(names)
+    if not wanted:
+        raise ValidationError(TAG_NAMES_EMPTY, code="tags_empty")
+    tags, missing = tags_resolve(names=wanted, create=False)
+    ids = selection_lock(customers)
+    tag_ids = [tag.pk for tag in tags]
+    lost: dict[int, list[int]] = defaultdict(list)
+    if tag_ids:
+        for batch in id_batches(ids):
+            links = TaggedCustomer.objects.filter(
+                IdIn(F("content_object_id"), batch), tag_id__in=tag_ids
+            )
+            for customer_id, tag_id in links.values_list("content_object_id", "tag_id"):
+                lost[customer_id].append(tag_id)
+            links.delete()
+    result = _finish(actor, EventKind.TAGS_REMOVED, tags, ids, lost)
+    for name in missing:
+        result.per_tag[name] = 0
+    return result
+
+
+def _finish(
+    actor: Actor, kind: str, tags: list[Tag], ids: list[int], changed: dict[int, list[int]]
+) -> TagChangeResult:
+    """Bump the changed customers' version, write one event each, count per tag."""
+    names = {tag.pk: tag.name for tag in tags}
+    order = {tag.pk: index for index, tag in enumerate(tags)}
+    changed_ids = sorted(changed)
+    payloads: dict[tuple[int, ...], dict] = {}
+
+    def payload(tag_ids: list[int]) -> dict:
+        # One dict per combination of tags, shared: the audit groups events by it.
+        key = tuple(sorted(tag_ids, key=order.__getitem__))
+        if key not in payloads:
+            payloads[key] = {"tags": [names[t] for t in key]}
+        return payloads[key]
+
+    versions_bump(changed_ids)
+    events_record_by_data(
+        actor=actor,
+        kind=kind,
+        data_by_customer={pk: payload(changed[pk]) for pk in changed_ids},
+    )
+    counts = Counter(tag_id for tag_ids in changed.values() for tag_id in tag_ids)
+    return TagChangeResult(
+        selected=len(ids),
+        changed=len(changed_ids),
+        per_tag={tag.name: counts.get(tag.pk, 0) for tag in tags},
+    )

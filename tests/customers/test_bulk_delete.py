@@ -1,0 +1,237 @@
+"""Guarded deletion: only customers with nothing to lose go; every kept one is reported."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from customers.models import (
+    Address,
+    Customer,
+    CustomerEvent,
+    EventKind,
+    Note,
+    Order,
+    Status,
+    Tag,
+    TaggedCustomer,
+)
+from customers.services.audit import event_record
+from customers.services.deletion import DeleteBlock, customers_delete, customers_deletion_plan
+from tests.customers.bulk_helpers import (
+    LIST_URL,
+    confirm,
+    events,
+    fast_password_hashing,  # noqa: F401 (a fixture)
+    messages_of,
+    start,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def kept_lines(response) -> list[str]:
+    page = response.content.decode()
+    block = re.search(r'<ul class="kept-customers">(.*?)</ul>', page, re.S)
+    if not block:
+        return []
+    items = re.findall(r"<li>(.*?)</li>", block[1])
+    return [html.unescape(re.sub(r"<[^>]+>", "", li)).strip() for li in items]
+
+
+@pytest.fixture
+def delete_client(client, make_staff):
+    client.force_login(make_staff("view_customer", "delete_customer"))
+    return client
+
+
+@pytest.mark.parametrize(
+    ("blocker", "reason"),
+    [
+        ("orders", "has order history"),
+        ("erasure", "has a pending erasure request"),
+        ("subscription", "has an active subscription"),
+    ],
+)
+def test_each_block_on_its_own_keeps_the_customer(
+    delete_client, make_customer, make_order, blocker, reason
+):
+    customer = make_customer(
+        first_name="Ana",
+        last_name="Ruiz",
+        email="ana@example.es",
+        erasure_requested_at=timezone.now() if blocker == "erasure" else None,
+        has_active_subscription=blocker == "subscription",
+    )
+    if blocker == "orders":
+        make_order(customer)
+    page = start(delete_client, "delete_customers", [customer])
+    assert page.status_code == 200
+    assert "0 customers will be deleted" in page.content.decode()
+    assert kept_lines(page) == [f"Ana Ruiz <ana@example.es> — {reason}"]
+    response = confirm(delete_client, page)
+    assert messages_of(response) == [
+        "0 customers deleted.",
+        f"1 customer kept ({reason}: 1).",
+    ]
+    assert Customer.objects.filter(pk=customer.pk).exists()
+    assert events(EventKind.DELETED) == []
+
+
+def test_mixed_selection_deletes_only_the_deletable_and_lists_every_kept_reason(
+    delete_client, make_customer, make_order, make_address
+):
+    free = [make_customer(first_name="Free", last_name=str(i), tags=["VIP"]) for i in range(2)]
+    make_address(free[0])
+    Note.objects.create(customer=free[0], body="call back")
+    event_record(actor="test", customer=free[0], kind=EventKind.NOTE_ADDED)
+    buyer = make_customer(first_name="Buyer", last_name="One", email="buyer@example.com")
+    order = make_order(buyer)
+    everything = make_customer(
+        first_name="All",
+        last_name="Three",
+        email="all3@example.com",
+        erasure_requested_at=timezone.now(),
+        has_active_subscription=True,
+    )
+    make_order(everything)
+    survivor = make_customer(first_name="Kept", last_name="Target", email="t@example.com")
+    make_customer(email="t@example.com", status=Status.MERGED, merged_into=survivor)
+    selected = [*free, buyer, everything, survivor]
+
+    page = start(delete_client, "delete_customers", selected)
+    html = page.content.decode()
+    assert "2 customers will be deleted" in html
+    assert "3 customers will be kept" in html
+    assert sorted(kept_lines(page)) == sorted(
+        [
+            "Buyer One <buyer@example.com> — has order history",
+            "All Three <all3@example.com> — has order history",
+            "All Three <all3@example.com> — has a pending erasure request",
+            "All Three <all3@example.com> — has an active subscription",
+            "Kept Target <t@example.com> — other customers were merged into it",
+        ]
+    )
+    assert Customer.objects.count() == 6  # nothing happened yet
+
+    response = confirm(delete_client, page)
+    assert messages_of(response) == [
+        "2 customers deleted.",
+        "3 customers kept (has order history: 2; has a pending erasure request: 1; "
+        "has an active subscription: 1; other customers were merged into it: 1).",
+    ]
+    assert not Customer.objects.filter(pk__in=[c.pk for c in free]).exists()
+    assert Customer.objects.filter(pk__in=[buyer.pk, everything.pk, survivor.pk]).count() == 3
+    assert Order.objects.get(pk=order.pk).customer_id == buyer.pk
+    assert Order.objects.count() == 2
+    assert not Address.objects.exists() and not Note.objects.exists()
+    assert not TaggedCustomer.objects.filter(content_object_id__in=[c.pk for c in free]).exists()
+    assert Tag.objects.filter(name="VIP").exists()
+    deleted = events(EventKind.DELETED)
+    assert [(e.customer_id, e.customer_ref) for e in deleted] == [(None, c.pk) for c in free]
+    assert deleted[0].data == {"customer": f"Free 0 <{free[0].email}>"}
+    # The customer's earlier trail survives the row.
+    note_event = CustomerEvent.objects.get(kind=EventKind.NOTE_ADDED)
+    assert (note_event.customer_id, note_event.customer_ref) == (None, free[0].pk)
+
+
+def test_merged_records_are_kept_for_the_merge_history(make_customer, superuser):
+    target = make_customer(email="x@example.com")
+    merged = make_customer(email="x@example.com", status=Status.MERGED, merged_into=target)
+    plan = customers_deletion_plan(customers=[target.pk, merged.pk])
+    assert plan.deletable == []
+    assert {k.pk: k.reasons for k in plan.kept} == {
+        target.pk: [DeleteBlock.ABSORBED],
+        merged.pk: [DeleteBlock.MERGED],
+    }
+    result = customers_delete(actor=superuser, customers=Customer.objects.all())
+    assert (result.deleted, len(result.kept)) == (0, 2)
+
+
+def test_plan_agrees_with_the_deletable_queryset(make_customer, make_order):
+    customers = [make_customer() for _ in range(4)]
+    make_order(customers[0])
+    Customer.objects.filter(pk=customers[1].pk).update(has_active_subscription=True)
+    plan = customers_deletion_plan(customers=Customer.objects.all())
+    assert sorted(plan.deletable) == sorted(
+        Customer.objects.deletable().values_list("pk", flat=True)
+    )
+
+
+def test_delete_without_permission(client, make_staff, make_customer):
+    customer = make_customer()
+    client.force_login(make_staff("view_customer", "change_customer"))
+    change = client.get(reverse("admin:customers_customer_change", args=[customer.pk]))
+    assert reverse("admin:customers_customer_delete", args=[customer.pk]) not in (
+        change.content.decode()
+    )
+    delete_url = reverse("admin:customers_customer_delete", args=[customer.pk])
+    assert client.get(delete_url).status_code == 403
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert Customer.objects.filter(pk=customer.pk).exists()
+
+
+def test_change_page_delete_button_goes_through_the_guard(delete_client, make_customer, make_order):
+    buyer = make_customer(first_name="Buyer", last_name="One")
+    make_order(buyer)
+    free = make_customer(first_name="Free", last_name="One")
+    change = delete_client.get(reverse("admin:customers_customer_change", args=[free.pk]))
+    delete_url = reverse("admin:customers_customer_delete", args=[free.pk])
+    assert delete_url in change.content.decode()
+
+    blocked_url = reverse("admin:customers_customer_delete", args=[buyer.pk])
+    page = delete_client.get(blocked_url)
+    assert "“Buyer One” cannot be deleted" in page.content.decode()
+    assert kept_lines(page) == ["has order history"]
+    assert 'name="post"' not in page.content.decode()
+    delete_client.post(blocked_url, {"post": "yes"})
+    assert Customer.objects.filter(pk=buyer.pk).exists()
+
+    page = delete_client.get(delete_url)
+    assert "1 customer will be deleted" in page.content.decode()
+    response = delete_client.post(delete_url, {"post": "yes"}, follow=True)
+    assert response.redirect_chain[-1][0] == LIST_URL
+    assert messages_of(response) == ["1 customer deleted."]
+    assert not Customer.objects.filter(pk=free.pk).exists()
+    assert [e.customer_ref for e in events(EventKind.DELETED)] == [free.pk]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_an_order_recorded_during_the_delete_keeps_its_customer():
+    """The guard is read under the row lock: an order committed meanwhile wins over the delete."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from customers.services.orders import orders_record
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises whole transactions; row locks need PostgreSQL")
+    customer = Customer.objects.create(email="race@example.com")
+    order_pending = threading.Event()
+
+    def record_order():
+        try:
+            with transaction.atomic():
+                orders_record(
+                    actor="shopify",
+                    orders=[Order(number="R1", customer=customer, total="5", source="shopify")],
+                )
+                order_pending.set()  # the order holds a key lock on the customer row
+                threading.Event().wait(0.5)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=record_order)
+    other.start()
+    assert order_pending.wait(10)
+    result = customers_delete(actor="test", customers=[customer.pk])  # waits for the commit
+    other.join()
+    assert result.deleted == 0
+    assert [k.reasons for k in result.kept] == [[DeleteBlock.ORDERS]]
+    assert Customer.objects.filter(pk=customer.pk).exists()
