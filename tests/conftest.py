@@ -15,6 +15,8 @@ _counter = itertools.count(1)
 @pytest.fixture(autouse=True)
 def _english_and_allowed_host(settings):
     settings.ALLOWED_HOSTS = ["testserver"]
+    # Tests create many staff users; the real password hasher would be most of their time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LANGUAGE_CODE = "en"
     settings.BACKOFFICE_PHONE_REGION = "US"
 

@@ -33,12 +33,6 @@ LIST_URL = reverse("admin:customers_customer_changelist")
 LOGIN_URL = reverse("admin:login")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # make_staff sets a password; the default hasher costs most of each test's time here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @dataclass(frozen=True)
 class View:
     """A URL that needs a permission beyond viewing customers."""

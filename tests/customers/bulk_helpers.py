@@ -5,18 +5,11 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
 from django.urls import reverse
 
 from customers.models import CustomerEvent
 
 LIST_URL = reverse("admin:customers_customer_changelist")
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Staff users are created in most tests here; the real hasher costs ~0.5 s each."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 _FORM = re.compile(r'<form method="post" action="([^"]*)">(.*?)</form>', re.S)

@@ -13,7 +13,6 @@ from tests.customers.bulk_helpers import (
     action_choices,
     confirm,
     events,
-    fast_password_hashing,  # noqa: F401 (a fixture)
     hidden_fields,
     messages_of,
     run,

@@ -26,7 +26,6 @@ from tests.customers.bulk_helpers import (
     LIST_URL,
     confirm,
     events,
-    fast_password_hashing,  # noqa: F401 (a fixture)
     messages_of,
     start,
 )

@@ -27,12 +27,6 @@ from groups.models import CustomerGroup
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # make_staff sets a password; the default hasher costs most of each test's time here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def change_url(customer) -> str:
     return reverse("admin:customers_customer_change", args=[customer.pk])
 

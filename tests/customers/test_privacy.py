@@ -51,12 +51,6 @@ LIST_URL = reverse("admin:customers_customer_changelist")
 DAY = datetime.timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # make_staff sets a password; the default hasher costs most of each test's time here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # Every piece of personal data the fixture customer holds: none may survive erasure anywhere.
 PERSONAL = (
     "Ånnika",
