@@ -414,7 +414,11 @@ class CustomerBulkActionsMixin:
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_delete_permission(request, obj):
+        # Deleting a customer one may not even look at would be deleting blind.
+        if not (
+            self.has_delete_permission(request, obj)
+            and self.has_view_or_change_permission(request, obj)
+        ):
             raise PermissionDenied
         plan = customers_deletion_plan(customers=[obj.pk])
         if request.method == "POST" and request.POST.get("post") == "yes" and not plan.kept:

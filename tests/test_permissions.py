@@ -84,13 +84,38 @@ VIEWS = [
         lambda w: reverse("admin:customers_customer_personal_data", args=[w.plain.pk]),
         button_on=lambda w: w.plain,
     ),
-    # The lead adds here: import, export, merge, unmerge, delete, email views.
+    View(
+        "delete page",
+        "delete_customer",
+        "get",
+        lambda w: reverse("admin:customers_customer_delete", args=[w.other.pk]),
+        button_on=lambda w: w.other,
+    ),
+    View(
+        "delete",
+        "delete_customer",
+        "post",
+        lambda w: reverse("admin:customers_customer_delete", args=[w.other.pk]),
+        data=lambda w: {"post": "yes"},
+    ),
 ]
 
 ACTIONS = [
     Action("request_erasure", "request_erasure_customer", lambda w: [w.plain]),
     Action("cancel_erasure", "request_erasure_customer", lambda w: [w.pending]),
-    # The lead adds here: tag, group, archive, email, delete, merge actions.
+    Action("add_tags", "tag_customer", lambda w: [w.plain], {"tags": "Newcomer"}),
+    Action("remove_tags", "tag_customer", lambda w: [w.plain], {"tags": "VIP"}),
+    Action("assign_group", "group_customer", lambda w: [w.plain], {"group": "GROUP"}),
+    Action("remove_group", "group_customer", lambda w: [w.grouped]),
+    Action("archive", "archive_customer", lambda w: [w.plain]),
+    Action("unarchive", "archive_customer", lambda w: [w.archived]),
+    Action(
+        "send_email",
+        "email_customer",
+        lambda w: [w.plain],
+        {"subject": "Hello {first_name}", "body": "Dear {first_name},"},
+    ),
+    Action("delete_customers", "delete_customer", lambda w: [w.other]),
 ]
 
 
@@ -103,7 +128,12 @@ def world(make_customer, make_address, make_order):
     pending = make_customer(email="pending@example.com")
     customer_request_erasure(actor="test", customer_id=pending.pk)
     other = make_customer(email="other@example.com")
-    return SimpleNamespace(plain=plain, pending=pending, other=other)
+    group = CustomerGroup.objects.create(name="Wholesale")
+    grouped = make_customer(email="grouped@example.com", group=group)
+    archived = make_customer(email="archived@example.com", status="archived")
+    return SimpleNamespace(
+        plain=plain, pending=pending, other=other, group=group, grouped=grouped, archived=archived
+    )
 
 
 def stored_state() -> tuple:
@@ -149,7 +179,15 @@ def _request(client, view: View, world):
 def test_every_custom_permission_is_covered():
     """Each sensitive permission of the branch has at least one row."""
     covered = {row.permission for row in VIEWS + ACTIONS}
-    assert {"request_erasure_customer", "export_personal_data_customer"} <= covered
+    assert {
+        "request_erasure_customer",
+        "export_personal_data_customer",
+        "tag_customer",
+        "group_customer",
+        "archive_customer",
+        "email_customer",
+        "delete_customer",
+    } <= covered
 
 
 @pytest.mark.parametrize("view", VIEWS, ids=lambda v: v.name)
@@ -209,7 +247,8 @@ def _post_action(client, action: Action, world, *, confirmed: bool):
     data = {
         "action": action.name,
         "_selected_action": [c.pk for c in action.selected(world)],
-        **action.data,
+        # "GROUP" stands for the world's group, whose id is known only once it exists.
+        **{k: (world.group.pk if v == "GROUP" else v) for k, v in action.data.items()},
     }
     if confirmed:
         data["post"] = "yes"
