@@ -478,3 +478,51 @@ class CustomerEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.customer_ref}"
+
+
+class CustomerMerge(models.Model):
+    """One merge: who folded which customers into which, and what moved, so it can be undone.
+
+    ``survivor_before`` / ``survivor_after`` hold the survivor's merged fields before and after the
+    merge; ``absorbed_before`` each absorbed record's status and version; ``moved`` per absorbed id
+    the ids of the orders, notes, addresses and tag links that moved, the addresses folded into an
+    identical one (they stay on the absorbed record), the tags the survivor already had (their
+    links were dropped) and the addresses whose default flag was cleared.
+    """
+
+    survivor = models.ForeignKey(
+        Customer, verbose_name=_("survivor"), on_delete=models.PROTECT, related_name="merges"
+    )
+    absorbed_ids = models.JSONField(_("absorbed customers"), default=list)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("merged"), default=timezone.now, db_index=True)
+    survivor_before = models.JSONField(_("survivor before"), default=dict)
+    survivor_after = models.JSONField(_("survivor after"), default=dict)
+    absorbed_before = models.JSONField(_("absorbed records before"), default=dict)
+    moved = models.JSONField(_("what moved"), default=dict)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("undone by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    undone_by_label = models.CharField(_("undone by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.survivor_id} ← {', '.join(f'#{pk}' for pk in self.absorbed_ids)}"

@@ -1,0 +1,271 @@
+"""Reads that find possible duplicate customers: set-based GROUP BY in the database.
+
+Three kinds of group: customers sharing an email (trimmed, case-insensitive), an E.164 phone, or
+a postal address (same country and postal code, street lines compared with case, spacing and
+punctuation ignored). The address key is a database expression, not a stored column, so every
+writer of addresses (admin, CSV import, channel sync) is covered without maintaining a key.
+Merged and redacted customers are never listed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Count,
+    F,
+    Func,
+    Min,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Lower, Replace, Trim, Upper
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Address, Customer, Status
+
+EMAIL = "email"
+PHONE = "phone"
+ADDRESS = "address"
+REASONS = {
+    EMAIL: _("Same email"),
+    PHONE: _("Same phone"),
+    ADDRESS: _("Same postal address"),
+}
+NOT_LISTED = (Status.MERGED, Status.REDACTED)
+MAX_CHAIN = 50
+
+# Ignored when comparing street lines and postal codes (besides case).
+IGNORED_CHARACTERS = (" ", "\t", ".", ",", "-", "'", '"', "#", "/", "(", ")", ";", ":", "_")
+_IGNORED_RE = re.compile("[" + re.escape("".join(IGNORED_CHARACTERS)) + "]")
+
+
+class Pipes(Func):
+    """Concatenate text columns with ``||``: flat, unlike ``Concat``'s nested COALESCE pairs.
+
+    The columns are NOT NULL, so no COALESCE is needed; a flat expression keeps SQLite's parser
+    stack shallow and stays IMMUTABLE on PostgreSQL (usable in an expression index).
+    """
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || "
+    output_field = CharField()
+
+
+def _squeeze(expression) -> Func:
+    """Lower-case and drop spacing and punctuation, in SQL (REPLACE and LOWER exist everywhere)."""
+    result = Lower(expression)
+    for character in IGNORED_CHARACTERS:
+        result = Replace(result, Value(character), Value(""))
+    return result
+
+
+def squeeze(text: str) -> str:
+    """Python twin of ``_squeeze``, for code that compares addresses already in memory."""
+    return _IGNORED_RE.sub("", (text or "").lower())
+
+
+def address_key_expression() -> Func:
+    """The address key: COUNTRY|postalcode|streetlines, as one immutable SQL expression."""
+    return Pipes(
+        Upper(Trim("country_code")),
+        Value("|"),
+        _squeeze("postal_code"),
+        Value("|"),
+        _squeeze(Pipes("address1", Value(" "), "address2")),
+    )
+
+
+def address_key(*, country_code: str, postal_code: str, address1: str, address2: str) -> str:
+    """Return the same key as ``address_key_expression`` for an address in memory."""
+    return "|".join(
+        (
+            (country_code or "").strip().upper(),
+            squeeze(postal_code),
+            squeeze(f"{address1 or ''} {address2 or ''}"),
+        )
+    )
+
+
+class IdList(Aggregate):
+    """Comma-separated ids of a group: GROUP_CONCAT on SQLite, STRING_AGG on PostgreSQL."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(distinct)s%(expressions)s)"
+    allow_distinct = True
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            function="STRING_AGG",
+            template="%(function)s(%(distinct)s(%(expressions)s)::text, ',')",
+            **extra_context,
+        )
+
+
+def _listed_customers() -> QuerySet[Customer]:
+    return Customer.objects.exclude(status__in=NOT_LISTED)
+
+
+def _listed_addresses() -> QuerySet[Address]:
+    return (
+        Address.objects.exclude(customer__status__in=NOT_LISTED)
+        .exclude(address1="")
+        .exclude(country_code="")
+    )
+
+
+def _email_groups() -> QuerySet:
+    return (
+        _listed_customers()
+        .exclude(email="")
+        .annotate(reason=Value(EMAIL), key=Lower(Trim("email")))
+        .values("reason", "key")
+        .annotate(size=Count("pk"), ids=IdList("pk"), label=Min("email"))
+        .filter(size__gt=1)
+        .values("reason", "key", "size", "ids", "label")
+        .order_by()
+    )
+
+
+def _phone_groups() -> QuerySet:
+    return (
+        _listed_customers()
+        .exclude(phone="")
+        .annotate(reason=Value(PHONE), key=F("phone"))
+        .values("reason", "key")
+        .annotate(size=Count("pk"), ids=IdList("pk"), label=Min("phone"))
+        .filter(size__gt=1)
+        .values("reason", "key", "size", "ids", "label")
+        .order_by()
+    )
+
+
+def _address_groups() -> QuerySet:
+    label = Pipes(
+        "address1", Value(", "), "postal_code", Value(" "), "city", Value(", "), "country_code"
+    )
+    return (
+        _listed_addresses()
+        .annotate(reason=Value(ADDRESS), key=address_key_expression())
+        .values("reason", "key")
+        .annotate(
+            size=Count("customer_id", distinct=True),
+            ids=IdList("customer_id", distinct=True),
+            label=Min(label),
+        )
+        .filter(size__gt=1)
+        .values("reason", "key", "size", "ids", "label")
+        .order_by()
+    )
+
+
+GROUP_QUERIES = {EMAIL: _email_groups, PHONE: _phone_groups, ADDRESS: _address_groups}
+
+
+def duplicate_groups(*, reason: str | None = None) -> QuerySet:
+    """Return the groups of possible duplicates as rows (reason, key, size, ids, label).
+
+    Ordered by reason then key, so the caller can paginate it (a slice is a LIMIT/OFFSET on
+    the database). ``ids`` is a comma-separated list of the group's customer ids; ``reason``
+    limits the result to one kind. The email kind is empty unless data predates the unique
+    constraint on lower-cased email (or had surrounding spaces): it is kept because it costs one
+    scan and guards the invariant.
+    """
+    kinds = [reason] if reason in GROUP_QUERIES else list(GROUP_QUERIES)
+    queries = [GROUP_QUERIES[kind]() for kind in kinds]
+    qs = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
+    return qs.order_by("reason", "key")
+
+
+@dataclass
+class DuplicateGroup:
+    reason: str
+    key: str
+    label: str
+    size: int
+    ids: list[int]
+    customers: list[Customer] = field(default_factory=list)
+
+    @property
+    def reason_display(self) -> str:
+        return str(REASONS.get(self.reason, self.reason))
+
+
+def duplicate_groups_with_customers(rows) -> list[DuplicateGroup]:
+    """Turn one page of group rows into groups carrying their customers (one query)."""
+    groups = [
+        DuplicateGroup(
+            reason=row["reason"],
+            key=row["key"],
+            label=row["label"],
+            size=row["size"],
+            ids=sorted(int(pk) for pk in str(row["ids"]).split(",") if pk),
+        )
+        for row in rows
+    ]
+    wanted = {pk for group in groups for pk in group.ids}
+    by_id = Customer.objects.with_order_counts().select_related("group").in_bulk(wanted)
+    for group in groups:
+        group.customers = [by_id[pk] for pk in group.ids if pk in by_id]
+    return groups
+
+
+def customers_with_possible_duplicates(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+    """Filter a customer queryset to listed customers who belong to at least one group."""
+    listed = _listed_customers()
+    dup_emails = (
+        listed.exclude(email="")
+        .annotate(key=Lower(Trim("email")))
+        .values("key")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values("key")
+    )
+    dup_phones = (
+        listed.exclude(phone="")
+        .values("phone")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values("phone")
+    )
+    dup_address_keys = (
+        _listed_addresses()
+        .annotate(key=address_key_expression())
+        .values("key")
+        .annotate(n=Count("customer_id", distinct=True))
+        .filter(n__gt=1)
+        .values("key")
+    )
+    in_address_group = Q(
+        pk__in=_listed_addresses()
+        .annotate(key=address_key_expression())
+        .filter(key__in=dup_address_keys)
+        .values("customer_id")
+    )
+    return (
+        queryset.exclude(status__in=NOT_LISTED)
+        .annotate(email_key=Lower(Trim("email")))
+        .filter(
+            Q(email_key__in=dup_emails, email__gt="")
+            | Q(phone__in=dup_phones, phone__gt="")
+            | in_address_group
+        )
+    )
+
+
+def customer_survivor(customer: Customer) -> Customer:
+    """Follow ``merged_into`` from a merged customer to the live record it ended in."""
+    current = customer
+    for _hop in range(MAX_CHAIN):
+        if current.status != Status.MERGED or current.merged_into_id is None:
+            return current
+        current = Customer.objects.get(pk=current.merged_into_id)
+    return current
