@@ -162,6 +162,10 @@ class MergePlan:
     tag_links: dict[int, list[int]] = field(default_factory=dict)
     tags_folded: dict[int, list[int]] = field(default_factory=dict)
     tag_names_added: list[str] = field(default_factory=list)
+    tag_names: dict[int, list[str]] = field(default_factory=dict)
+
+    def tag_names_for(self, pk: int) -> list[str]:
+        return self.tag_names.get(pk, [])
 
     def count(self, what: str) -> int:
         return sum(len(items) for items in getattr(self, what).values())
@@ -328,6 +332,7 @@ def _plan_tags(plan: MergePlan) -> None:
             have.add(tag_id)
             plan.tag_links.setdefault(owner, []).append(pk)
             plan.tag_names_added.append(name)
+            plan.tag_names.setdefault(owner, []).append(name)
 
 
 def _refusal(
