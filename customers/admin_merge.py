@@ -98,7 +98,7 @@ def _display(customer: Customer, name: str) -> str:
     value = getattr(customer, name)
     if name == "phone":
         return phone_display(value)
-    if name == "tax_exempt":
+    if isinstance(value, bool):
         return str(_("Yes") if value else _("No"))
     if name == "date_of_birth":
         return date_format(value) if value else ""
@@ -297,7 +297,7 @@ class CustomerMergeAdminMixin:
             )
         group_names = {c.group_id: str(c.group) for c in customers if c.group_id}
         fixed = [
-            (_("orders"), lambda c: c.order_count, sum(c.order_count for c in customers)),
+            (_("orders"), lambda c: str(c.order_count), str(sum(c.order_count for c in customers))),
             (
                 Customer._meta.get_field("group").verbose_name,
                 lambda c: str(c.group) if c.group_id else "",

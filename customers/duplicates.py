@@ -2,31 +2,31 @@
 
 Three kinds of group: customers sharing an email (trimmed, case-insensitive), an E.164 phone, or
 a postal address (same country and postal code, street lines compared with case, spacing and
-punctuation ignored). The address key is a database expression, not a stored column, so every
-writer of addresses (admin, CSV import, channel sync) is covered without maintaining a key.
+punctuation ignored). The address key is a generated column the database computes from the address
+(``Address.match_key``), so every writer of addresses (admin, CSV import, channel sync) is
+covered without maintaining a key, and the grouping reads an index instead of normalising every
+address on every page view.
 Merged and redacted customers are never listed.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from django.db.models import (
     Aggregate,
-    CharField,
     Count,
     F,
-    Func,
     Min,
     Q,
     QuerySet,
     TextField,
     Value,
 )
-from django.db.models.functions import Lower, Replace, Trim, Upper
+from django.db.models.functions import Lower, Trim
 from django.utils.translation import gettext_lazy as _
 
+from customers.address_keys import Pipes
 from customers.models import Address, Customer, Status
 
 EMAIL = "email"
@@ -39,57 +39,6 @@ REASONS = {
 }
 NOT_LISTED = (Status.MERGED, Status.REDACTED)
 MAX_CHAIN = 50
-
-# Ignored when comparing street lines and postal codes (besides case).
-IGNORED_CHARACTERS = (" ", "\t", ".", ",", "-", "'", '"', "#", "/", "(", ")", ";", ":", "_")
-_IGNORED_RE = re.compile("[" + re.escape("".join(IGNORED_CHARACTERS)) + "]")
-
-
-class Pipes(Func):
-    """Concatenate text columns with ``||``: flat, unlike ``Concat``'s nested COALESCE pairs.
-
-    The columns are NOT NULL, so no COALESCE is needed; a flat expression keeps SQLite's parser
-    stack shallow and stays IMMUTABLE on PostgreSQL (usable in an expression index).
-    """
-
-    template = "(%(expressions)s)"
-    arg_joiner = " || "
-    output_field = CharField()
-
-
-def _squeeze(expression) -> Func:
-    """Lower-case and drop spacing and punctuation, in SQL (REPLACE and LOWER exist everywhere)."""
-    result = Lower(expression)
-    for character in IGNORED_CHARACTERS:
-        result = Replace(result, Value(character), Value(""))
-    return result
-
-
-def squeeze(text: str) -> str:
-    """Python twin of ``_squeeze``, for code that compares addresses already in memory."""
-    return _IGNORED_RE.sub("", (text or "").lower())
-
-
-def address_key_expression() -> Func:
-    """The address key: COUNTRY|postalcode|streetlines, as one immutable SQL expression."""
-    return Pipes(
-        Upper(Trim("country_code")),
-        Value("|"),
-        _squeeze("postal_code"),
-        Value("|"),
-        _squeeze(Pipes("address1", Value(" "), "address2")),
-    )
-
-
-def address_key(*, country_code: str, postal_code: str, address1: str, address2: str) -> str:
-    """Return the same key as ``address_key_expression`` for an address in memory."""
-    return "|".join(
-        (
-            (country_code or "").strip().upper(),
-            squeeze(postal_code),
-            squeeze(f"{address1 or ''} {address2 or ''}"),
-        )
-    )
 
 
 class IdList(Aggregate):
@@ -154,7 +103,7 @@ def _address_groups() -> QuerySet:
     )
     return (
         _listed_addresses()
-        .annotate(reason=Value(ADDRESS), key=address_key_expression())
+        .annotate(reason=Value(ADDRESS), key=F("match_key"))
         .values("reason", "key")
         .annotate(
             size=Count("customer_id", distinct=True),
@@ -238,17 +187,13 @@ def customers_with_possible_duplicates(queryset: QuerySet[Customer]) -> QuerySet
     )
     dup_address_keys = (
         _listed_addresses()
-        .annotate(key=address_key_expression())
-        .values("key")
+        .values("match_key")
         .annotate(n=Count("customer_id", distinct=True))
         .filter(n__gt=1)
-        .values("key")
+        .values("match_key")
     )
     in_address_group = Q(
-        pk__in=_listed_addresses()
-        .annotate(key=address_key_expression())
-        .filter(key__in=dup_address_keys)
-        .values("customer_id")
+        pk__in=_listed_addresses().filter(match_key__in=dup_address_keys).values("customer_id")
     )
     return (
         queryset.exclude(status__in=NOT_LISTED)

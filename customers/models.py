@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import ItemBase, TagBase
 
+from customers.address_keys import address_key_expression
 from customers.addresses import military_address_errors, military_normalise
 from customers.phones import phone_to_e164
 
@@ -285,6 +286,13 @@ class Address(models.Model):
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     is_default = models.BooleanField(_("default address"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Computed by the database on every write (admin, import, update()), so no writer keeps it.
+    match_key = models.GeneratedField(
+        verbose_name=_("matching key"),
+        expression=address_key_expression(),
+        output_field=models.CharField(max_length=800),
+        db_persist=True,
+    )
 
     class Meta:
         verbose_name = _("address")
@@ -297,6 +305,11 @@ class Address(models.Model):
                 name="address_one_default_per_customer",
                 violation_error_message=_("A customer has only one default address."),
             ),
+        ]
+        indexes = [
+            # The duplicate finder groups by the key; with the customer in the index it never
+            # reads the address rows themselves.
+            models.Index(fields=["match_key", "customer"], name="address_match_key_idx"),
         ]
 
     def __str__(self) -> str:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from customers.duplicates import address_key, squeeze
+from customers.address_keys import squeeze
 from customers.models import (
     Address,
     Consent,
@@ -276,6 +276,7 @@ def _plan_addresses(plan: MergePlan) -> None:
             "postal_code",
             "country_code",
             "phone",
+            "match_key",
         ),
         key=lambda row: (order[row["customer_id"]], row["pk"]),
     )
@@ -284,12 +285,7 @@ def _plan_addresses(plan: MergePlan) -> None:
     for row in rows:
         key = "|".join(
             (
-                address_key(
-                    country_code=row["country_code"],
-                    postal_code=row["postal_code"],
-                    address1=row["address1"],
-                    address2=row["address2"],
-                ),
+                row["match_key"],
                 squeeze(row["city"]),
                 squeeze(row["province_code"]),
                 squeeze(row["company"]),
@@ -542,6 +538,16 @@ def merge_undo_blockers(merge: CustomerMerge) -> list[ValidationError]:
     return errors
 
 
+def _by_owner(field_name: str, ids_by_owner: dict[int, list[int]], values=None) -> Case:
+    """A CASE giving each row (by ``field_name`` in a list) its owner, or ``values[owner]``."""
+    return Case(
+        *[
+            When(**{f"{field_name}__in": ids}, then=Value((values or {}).get(owner, owner)))
+            for owner, ids in ids_by_owner.items()
+        ]
+    )
+
+
 def _restored_values(merge: CustomerMerge, survivor: Customer) -> dict[str, object]:
     """Survivor fields to put back: those the merge changed and nobody changed since."""
     restored = {}
@@ -590,40 +596,58 @@ def customer_unmerge(
     Customer.objects.filter(pk=survivor.pk).update(
         **restored_values, version=F("version") + 1, updated_at=now
     )
-    for pk_text, before in merge.absorbed_before.items():
-        Customer.objects.filter(pk=int(pk_text)).update(
-            status=before["status"], merged_into=None, version=F("version") + 1, updated_at=now
+    statuses = {int(pk): before["status"] for pk, before in merge.absorbed_before.items()}
+    Customer.objects.filter(pk__in=list(statuses)).update(
+        status=_by_owner("pk", {pk: [pk] for pk in statuses}, statuses),
+        merged_into=None,
+        version=F("version") + 1,
+        updated_at=now,
+    )
+    moved = {int(pk): items for pk, items in merge.moved.items()}
+    summaries = {owner: {} for owner in moved}
+    for key, model, owner_field in (
+        ("orders", Order, "customer_id"),
+        ("notes", Note, "customer_id"),
+        ("addresses", Address, "customer_id"),
+        ("tag_links", TaggedCustomer, "content_object_id"),
+    ):
+        ids_by_owner = {owner: items[key] for owner, items in moved.items() if items[key]}
+        # Only what is still on the survivor goes back: what was deleted since stays deleted.
+        still_here = set(
+            model.objects.filter(
+                pk__in=[pk for ids in ids_by_owner.values() for pk in ids],
+                **{owner_field: survivor.pk},
+            ).values_list("pk", flat=True)
         )
-    counts = {"orders": 0, "notes": 0, "addresses": 0, "tag_links": 0}
-    summaries = {}
-    for pk_text, moved in merge.moved.items():
-        owner = int(pk_text)
-        orders = Order.objects.filter(pk__in=moved["orders"], customer_id=survivor.pk).update(
-            customer_id=owner
-        )
-        notes = Note.objects.filter(pk__in=moved["notes"], customer_id=survivor.pk).update(
-            customer_id=owner
-        )
-        addresses = Address.objects.filter(
-            pk__in=moved["addresses"], customer_id=survivor.pk
-        ).update(customer_id=owner, is_default=False)
-        # The absorbed record's default address comes back as its default.
-        Address.objects.filter(pk__in=moved["defaults"], customer_id=owner).update(is_default=True)
-        tag_links = TaggedCustomer.objects.filter(
-            pk__in=moved["tag_links"], content_object_id=survivor.pk
-        ).update(content_object_id=owner)
-        TaggedCustomer.objects.bulk_create(
-            [TaggedCustomer(content_object_id=owner, tag_id=tag) for tag in moved["tags_folded"]],
-            ignore_conflicts=True,
-        )
-        summaries[owner] = {
-            "orders": orders,
-            "notes": notes,
-            "addresses": addresses,
-            "tag_links": tag_links,
+        ids_by_owner = {
+            owner: [pk for pk in ids if pk in still_here] for owner, ids in ids_by_owner.items()
         }
-        for key, value in summaries[owner].items():
-            counts[key] += value
+        ids_by_owner = {owner: ids for owner, ids in ids_by_owner.items() if ids}
+        for owner in moved:
+            summaries[owner][key] = len(ids_by_owner.get(owner, []))
+        if not ids_by_owner:
+            continue
+        extra = {"is_default": False} if model is Address else {}
+        model.objects.filter(pk__in=still_here).update(
+            **{owner_field: _by_owner("pk", ids_by_owner)}, **extra
+        )
+    # The absorbed records' default addresses come back as their defaults.
+    Address.objects.filter(
+        pk__in=[pk for items in moved.values() for pk in items["defaults"]],
+        customer_id__in=list(moved),
+    ).update(is_default=True)
+    TaggedCustomer.objects.bulk_create(
+        [
+            TaggedCustomer(content_object_id=owner, tag_id=tag)
+            for owner, items in moved.items()
+            for tag in items["tags_folded"]
+        ],
+        ignore_conflicts=True,
+    )
+    counts = {
+        key: sum(summary[key] for summary in summaries.values())
+        for key in ("orders", "notes", "addresses", "tag_links")
+    }
     merge.undone_at = now
     actor_fields = _actor_fields(actor)
     merge.undone_by = actor_fields["actor"]

@@ -191,17 +191,21 @@ def test_stale_selection_is_refused(superuser, make_customer):
     assert Customer.objects.get(pk=other.pk).status == "active"
 
 
-def test_merge_costs_a_fixed_number_of_queries(superuser, make_customer, make_order, make_address):
-    def run(n_customers: int, n_orders: int) -> int:
+def test_merge_and_undo_cost_a_fixed_number_of_queries(
+    superuser, make_customer, make_order, make_address
+):
+    def run(n_customers: int, n_orders: int) -> tuple[int, int]:
         customers = [make_customer(tags=["a", f"t{i}"]) for i in range(n_customers)]
         for i in range(n_orders):
             make_order(customers[i % n_customers])
         for c in customers:
             make_address(c, address1=f"{c.pk} Road")
             Note.objects.create(customer=c, body="n")
-        with CaptureQueriesContext(connection) as ctx:
-            merge(superuser, customers[0], *customers[1:])
-        return len(ctx.captured_queries)
+        with CaptureQueriesContext(connection) as merging:
+            result = merge(superuser, customers[0], *customers[1:])
+        with CaptureQueriesContext(connection) as undoing:
+            customer_unmerge(actor=superuser, merge_id=result.merge.pk)
+        return len(merging.captured_queries), len(undoing.captured_queries)
 
     assert run(3, 6) == run(10, 60)
 
