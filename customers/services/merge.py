@@ -39,7 +39,6 @@ from customers.services.locks import customers_lock
 
 MERGE_NEEDS_TWO = _("Select at least two customers to merge.")
 MERGE_NOT_FOUND = _("A selected customer no longer exists. Reload the list and select again.")
-MERGE_SURVIVOR_NOT_SELECTED = _("The customer to keep must be one of the selected customers.")
 MERGE_STALE = _(
     "%(customer)s was changed or merged by someone else since this page was shown. "
     "Nothing was merged: reload the page and check again."
