@@ -63,11 +63,59 @@ def _listed_customers() -> QuerySet[Customer]:
     return Customer.objects.exclude(status__in=NOT_LISTED)
 
 
+def _keyed_addresses() -> QuerySet[Address]:
+    # The same condition as the partial index address_match_key_idx, so the planner uses it.
+    return Address.objects.exclude(address1="").exclude(country_code="")
+
+
 def _listed_addresses() -> QuerySet[Address]:
+    return _keyed_addresses().exclude(customer__status__in=NOT_LISTED)
+
+
+# Two stages per kind: first the keys shared by two or more records of any status, read from an
+# index in key order (no sort, no join, no heap); then only those few keys are joined to the
+# customers to drop merged and redacted ones and to collect the groups.
+
+
+def _email_candidates() -> QuerySet:
+    """Keys of possible email groups, cheaply.
+
+    Emails are stored trimmed and lower-cased, and the database forbids two unmerged customers
+    with the same lower-cased email, so every group holds at least one email stored otherwise
+    (data older than those rules). One scan with a cheap filter finds them; no aggregation.
+    """
+    return _odd_emails().values("key")
+
+
+def _odd_emails() -> QuerySet[Customer]:
+    """Customers whose stored email is not trimmed and lower-cased; ``key`` is what it should be."""
     return (
-        Address.objects.exclude(customer__status__in=NOT_LISTED)
-        .exclude(address1="")
-        .exclude(country_code="")
+        Customer.objects.exclude(email="")
+        .annotate(key=Lower(Trim("email")))
+        .exclude(email=F("key"))
+        .order_by()
+    )
+
+
+def _phone_candidates() -> QuerySet:
+    return (
+        Customer.objects.exclude(phone="")
+        .values("phone")
+        .annotate(n=Count("phone"))
+        .filter(n__gt=1)
+        .values("phone")
+        .order_by()
+    )
+
+
+def _address_candidates() -> QuerySet:
+    return (
+        _keyed_addresses()
+        .values("match_key")
+        .annotate(n=Count("customer_id", distinct=True))
+        .filter(n__gt=1)
+        .values("match_key")
+        .order_by()
     )
 
 
@@ -75,6 +123,7 @@ def _email_groups() -> QuerySet:
     return (
         _listed_customers()
         .exclude(email="")
+        .filter(Q(email__in=_email_candidates()) | Q(pk__in=_odd_emails().values("pk")))
         .annotate(reason=Value(EMAIL), key=Lower(Trim("email")))
         .values("reason", "key")
         .annotate(size=Count("pk"), ids=IdList("pk"), label=Min("email"))
@@ -87,7 +136,7 @@ def _email_groups() -> QuerySet:
 def _phone_groups() -> QuerySet:
     return (
         _listed_customers()
-        .exclude(phone="")
+        .filter(phone__in=_phone_candidates())
         .annotate(reason=Value(PHONE), key=F("phone"))
         .values("reason", "key")
         .annotate(size=Count("pk"), ids=IdList("pk"), label=Min("phone"))
@@ -103,6 +152,7 @@ def _address_groups() -> QuerySet:
     )
     return (
         _listed_addresses()
+        .filter(match_key__in=_address_candidates())
         .annotate(reason=Value(ADDRESS), key=F("match_key"))
         .values("reason", "key")
         .annotate(
@@ -169,40 +219,41 @@ def duplicate_groups_with_customers(rows) -> list[DuplicateGroup]:
 
 def customers_with_possible_duplicates(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     """Filter a customer queryset to listed customers who belong to at least one group."""
-    listed = _listed_customers()
-    dup_emails = (
-        listed.exclude(email="")
+    email_keys = (
+        _listed_customers()
+        .exclude(email="")
+        .filter(Q(email__in=_email_candidates()) | Q(pk__in=_odd_emails().values("pk")))
         .annotate(key=Lower(Trim("email")))
         .values("key")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
         .values("key")
+        .order_by()
     )
-    dup_phones = (
-        listed.exclude(phone="")
+    odd_emails = _odd_emails().filter(key__in=email_keys).values("pk")
+    phone_keys = (
+        _listed_customers()
+        .filter(phone__in=_phone_candidates())
         .values("phone")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
         .values("phone")
+        .order_by()
     )
-    dup_address_keys = (
+    address_keys = (
         _listed_addresses()
+        .filter(match_key__in=_address_candidates())
         .values("match_key")
         .annotate(n=Count("customer_id", distinct=True))
         .filter(n__gt=1)
         .values("match_key")
+        .order_by()
     )
-    in_address_group = Q(
-        pk__in=_listed_addresses().filter(match_key__in=dup_address_keys).values("customer_id")
-    )
-    return (
-        queryset.exclude(status__in=NOT_LISTED)
-        .annotate(email_key=Lower(Trim("email")))
-        .filter(
-            Q(email_key__in=dup_emails, email__gt="")
-            | Q(phone__in=dup_phones, phone__gt="")
-            | in_address_group
-        )
+    return queryset.exclude(status__in=NOT_LISTED).filter(
+        Q(email__in=email_keys, email__gt="")
+        | Q(pk__in=odd_emails)
+        | Q(phone__in=phone_keys, phone__gt="")
+        | Q(pk__in=_keyed_addresses().filter(match_key__in=address_keys).values("customer_id"))
     )
 
 

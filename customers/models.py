@@ -309,7 +309,11 @@ class Address(models.Model):
         indexes = [
             # The duplicate finder groups by the key; with the customer in the index it never
             # reads the address rows themselves.
-            models.Index(fields=["match_key", "customer"], name="address_match_key_idx"),
+            models.Index(
+                fields=["match_key", "customer"],
+                condition=~Q(address1="") & ~Q(country_code=""),
+                name="address_match_key_idx",
+            ),
         ]
 
     def __str__(self) -> str:
