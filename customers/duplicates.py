@@ -88,11 +88,15 @@ def _email_candidates() -> QuerySet:
 
 
 def _odd_emails() -> QuerySet[Customer]:
-    """Customers whose stored email is not trimmed and lower-cased; ``key`` is what it should be."""
+    """Customers whose stored email is not trimmed and lower-cased; ``key`` is what it should be.
+
+    The filter is word for word the condition of the partial index
+    ``customer_email_odd_idx``, so the database reads that (nearly empty) index.
+    """
     return (
         Customer.objects.exclude(email="")
+        .exclude(email=Trim(Lower("email")))
         .annotate(key=Lower(Trim("email")))
-        .exclude(email=F("key"))
         .order_by()
     )
 

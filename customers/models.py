@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, DecimalField, Max, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
@@ -231,6 +231,13 @@ class Customer(models.Model):
         ]
         indexes = [
             models.Index(Lower("last_name"), Lower("first_name"), name="customer_name_ci_idx"),
+            # Emails stored untrimmed or not lower-cased (data older than the rules): the only
+            # possible email duplicates. Nearly empty, so the duplicate finder reads it for free.
+            models.Index(
+                fields=["email"],
+                condition=~Q(email="") & ~Q(email=Trim(Lower("email"))),
+                name="customer_email_odd_idx",
+            ),
         ]
         permissions = [
             ("import_customer", _("Can import customers")),
