@@ -249,3 +249,20 @@ def test_unmerge_needs_the_permission(clerk, pair, superuser):
     assert unmerge_url not in clerk.get(merges_url).content.decode()
     assert clerk.post(unmerge_url, {}).status_code == 403
     assert Customer.objects.get(pk=old.pk).status == "merged"
+
+
+def test_merged_twice_url_leads_to_the_last_survivor(merger, make_customer, superuser):
+    first, second, last = make_customer(), make_customer(), make_customer()
+    customers_merge(actor=superuser, survivor_id=second.pk, absorbed_ids=[first.pk])
+    customers_merge(actor=superuser, survivor_id=last.pk, absorbed_ids=[second.pk])
+    response = merger.get(change_url(first))
+    assert response.status_code == 302 and response["Location"] == change_url(last)
+    assert f"was merged into {last}" in texts(response)[0]
+
+
+def test_duplicates_link_to_a_refused_group_names_the_reason(merger, pair):
+    old, pos = pair
+    Customer.objects.filter(pk=old.pk).update(erasure_requested_at="2026-01-01T00:00:00Z")
+    response = merger.get(MERGE_URL, {"ids": f"{old.pk},{pos.pk}"})
+    assert response.status_code == 302 and response["Location"] == DUPLICATES_URL
+    assert any("pending erasure request" in text for text in texts(response))

@@ -97,3 +97,11 @@ def test_a_page_of_groups_costs_a_fixed_number_of_queries(make_customer):
         return len(ctx.captured_queries)
 
     assert count(5) == count(30)
+
+
+def test_a_listed_customer_sharing_only_with_merged_or_redacted_ones_is_alone(make_customer):
+    survivor = make_customer(phone="+33612345678")
+    make_customer(phone="+33612345678", status="merged", merged_into=survivor)
+    make_customer(phone="+33612345678", status="redacted")
+    assert groups() == set()
+    assert not customers_with_possible_duplicates(Customer.objects.all()).exists()
