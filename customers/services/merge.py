@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -62,6 +62,10 @@ UNMERGE_ABSORBED_CHANGED = _(
 )
 UNMERGE_EMAIL_TAKEN = _(
     "%(customer)s cannot be restored: their email %(email)s is now used by %(other)s."
+)
+UNMERGE_CONFLICT = _(
+    "The merge could not be undone: another customer now uses one of these email addresses. "
+    "Nothing was changed."
 )
 UNMERGE_STALE = _(
     "The customers changed since this page was shown. Nothing was undone: reload the page."
@@ -514,24 +518,27 @@ def merge_undo_blockers(merge: CustomerMerge) -> list[ValidationError]:
             )
     if errors:
         return errors
-    survivor_email = _restored_values(merge, survivor).get("email", survivor.email)
-    emails = {c.email.lower(): c for c in absorbed if c.email}
-    if emails:
+    survivor_email = _restored_values(merge, survivor).get("email", survivor.email) or ""
+    # Every email that will be live again after the undo, with the record that will hold it.
+    restoring = {c.email.lower(): c for c in absorbed if c.email}
+    if survivor_email and survivor_email != survivor.email:
+        restoring.setdefault(survivor_email.lower(), survivor)
+    if restoring:
         taken = (
             Customer.objects.not_merged()
             .exclude(pk__in=ids)
-            .filter(email__in=list(emails))
+            .filter(email__in=list(restoring))
             .only("pk", "email", "first_name", "last_name", "phone")
         )
         holders = {other.email.lower(): other for other in taken}
-        if survivor_email and survivor_email.lower() in emails:
+        if survivor_email and restoring.get(survivor_email.lower(), survivor) != survivor:
             holders.setdefault(survivor_email.lower(), survivor)
         for email, other in holders.items():
             errors.append(
                 ValidationError(
                     UNMERGE_EMAIL_TAKEN,
                     code="unmerge_email_taken",
-                    params={"customer": str(emails[email]), "email": email, "other": str(other)},
+                    params={"customer": str(restoring[email]), "email": email, "other": str(other)},
                 )
             )
     return errors
@@ -590,6 +597,16 @@ def customer_unmerge(
     blockers = merge_undo_blockers(merge)
     if blockers:
         raise ValidationError(blockers)
+    try:
+        # A savepoint: a customer created meanwhile with a restored email must not end the
+        # transaction with a database error; staff get the reason instead.
+        with transaction.atomic():
+            return _unmerge_apply(actor=actor, merge=merge, survivor=survivor)
+    except IntegrityError as exc:
+        raise ValidationError(UNMERGE_CONFLICT, code="unmerge_conflict") from exc
+
+
+def _unmerge_apply(*, actor: Actor, merge: CustomerMerge, survivor: Customer) -> UnmergeResult:
     now = timezone.now()
     restored_values = _restored_values(merge, survivor)
     Customer.objects.filter(pk=survivor.pk).update(

@@ -305,3 +305,28 @@ def test_tags_dropped_as_duplicates_come_back(superuser, make_customer):
     assert not TaggedCustomer.objects.filter(content_object=other).exists()
     customer_unmerge(actor=superuser, merge_id=result.merge.pk)
     assert list(Customer.objects.get(pk=other.pk).tags.all()) == [Tag.objects.get(name="VIP")]
+
+
+def test_unmerge_refused_when_the_survivors_old_email_is_now_taken(superuser, make_customer):
+    survivor, other = make_customer(email="a@x.com"), make_customer(email="b@x.com")
+    result = merge(superuser, survivor, other, field_choices={"email": other.pk})
+    newcomer = make_customer(email="a@x.com")  # the survivor's old email was free again
+    with pytest.raises(ValidationError) as excinfo:
+        customer_unmerge(actor=superuser, merge_id=result.merge.pk)
+    assert codes(excinfo) == ["unmerge_email_taken"]
+    assert str(newcomer) in excinfo.value.messages[0]
+    assert Customer.objects.get(pk=other.pk).status == "merged"
+
+
+def test_unmerge_turns_a_late_database_conflict_into_a_reason(
+    superuser, make_customer, monkeypatch
+):
+    survivor, other = make_customer(email="a@x.com"), make_customer(email="b@x.com")
+    result = merge(superuser, survivor, other)
+    make_customer(email="b@x.com")  # created after the checks ran
+    monkeypatch.setattr(svc, "merge_undo_blockers", lambda merge: [])
+    with pytest.raises(ValidationError) as excinfo:
+        customer_unmerge(actor=superuser, merge_id=result.merge.pk)
+    assert codes(excinfo) == ["unmerge_conflict"]
+    assert Customer.objects.get(pk=other.pk).status == "merged"
+    assert CustomerMerge.objects.get().undone_at is None
