@@ -123,11 +123,30 @@ def _address_candidates() -> QuerySet:
     )
 
 
-def _email_groups() -> QuerySet:
+# Up to this many un-normalised emails are read first and inlined in the query as literals;
+# the database cannot estimate the partial index's selectivity, and a subquery it thinks
+# returns half the table made PostgreSQL plan (and JIT-compile) for hours of work.
+ODD_EMAILS_INLINE = 5000
+
+
+def _email_members() -> Q | None:
+    """Who may be in an email group (None: nobody, so the kind costs one index read)."""
+    rows = list(_odd_emails().values_list("pk", "key")[: ODD_EMAILS_INLINE + 1])
+    if len(rows) > ODD_EMAILS_INLINE:
+        return Q(email__in=_email_candidates()) | Q(pk__in=_odd_emails().values("pk"))
+    if not rows:
+        return None
+    return Q(email__in=sorted({key for _pk, key in rows})) | Q(pk__in=[pk for pk, _key in rows])
+
+
+def _email_groups() -> QuerySet | None:
+    members = _email_members()
+    if members is None:
+        return None
     return (
         _listed_customers()
         .exclude(email="")
-        .filter(Q(email__in=_email_candidates()) | Q(pk__in=_odd_emails().values("pk")))
+        .filter(members)
         .annotate(reason=Value(EMAIL), key=Lower(Trim("email")))
         .values("reason", "key")
         .annotate(size=Count("pk"), ids=IdList("pk"), label=Min("email"))
@@ -183,7 +202,9 @@ def duplicate_groups(*, reason: str | None = None) -> QuerySet:
     scan and guards the invariant.
     """
     kinds = [reason] if reason in GROUP_QUERIES else list(GROUP_QUERIES)
-    queries = [GROUP_QUERIES[kind]() for kind in kinds]
+    queries = [query for kind in kinds if (query := GROUP_QUERIES[kind]()) is not None]
+    if not queries:
+        return Customer.objects.none().values("pk")
     qs = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
     return qs.order_by("reason", "key")
 
@@ -223,18 +244,23 @@ def duplicate_groups_with_customers(rows) -> list[DuplicateGroup]:
 
 def customers_with_possible_duplicates(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     """Filter a customer queryset to listed customers who belong to at least one group."""
-    email_keys = (
-        _listed_customers()
-        .exclude(email="")
-        .filter(Q(email__in=_email_candidates()) | Q(pk__in=_odd_emails().values("pk")))
-        .annotate(key=Lower(Trim("email")))
-        .values("key")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .values("key")
-        .order_by()
-    )
-    odd_emails = _odd_emails().filter(key__in=email_keys).values("pk")
+    email_members = _email_members()
+    in_email_group = Q(pk__in=[])
+    if email_members is not None:
+        email_keys = (
+            _listed_customers()
+            .exclude(email="")
+            .filter(email_members)
+            .annotate(key=Lower(Trim("email")))
+            .values("key")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=1)
+            .values("key")
+            .order_by()
+        )
+        in_email_group = Q(email__in=email_keys, email__gt="") | Q(
+            pk__in=_odd_emails().filter(key__in=email_keys).values("pk")
+        )
     phone_keys = (
         _listed_customers()
         .filter(phone__in=_phone_candidates())
@@ -254,8 +280,7 @@ def customers_with_possible_duplicates(queryset: QuerySet[Customer]) -> QuerySet
         .order_by()
     )
     return queryset.exclude(status__in=NOT_LISTED).filter(
-        Q(email__in=email_keys, email__gt="")
-        | Q(pk__in=odd_emails)
+        in_email_group
         | Q(phone__in=phone_keys, phone__gt="")
         | Q(pk__in=_keyed_addresses().filter(match_key__in=address_keys).values("customer_id"))
     )
