@@ -156,7 +156,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE_URL",
+        help="time the finder again on a database an earlier run built (no merge, no growth)",
+    )
     args = parser.parse_args()
+    if args.reuse:
+        reuse(args.reuse, args.repeat)
+        return
     setup_django("bench_merge")
     from django.test.utils import setup_test_environment
 
@@ -180,6 +188,34 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
         print(f"{size:,} customers (built in {times[0]:.0f} s):")
         bench_finder(client, size, args.repeat)
+
+
+def reuse(url: str, repeat: int) -> None:
+    import os
+
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    from customers.models import Customer
+
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench"))
+    print(f"database: {connection.vendor}, reused")
+    print(f"{Customer.objects.count():,} customers:")
+    bench_finder(client, 0, repeat)
 
 
 if __name__ == "__main__":
