@@ -18,7 +18,7 @@ class Pipes(Func):
     """Concatenate text columns with ``||``: flat, unlike ``Concat``'s nested COALESCE pairs.
 
     The columns are NOT NULL, so no COALESCE is needed; a flat expression keeps SQLite's parser
-    stack shallow and stays IMMUTABLE on PostgreSQL (usable in an expression index).
+    stack shallow and stays IMMUTABLE on PostgreSQL, as a generated column requires.
     """
 
     template = "(%(expressions)s)"
