@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -176,9 +175,12 @@ class CustomerMergeAdminMixin:
             raise PermissionDenied
         reason = request.GET.get("reason")
         reason = reason if reason in REASONS else None
-        paginator = Paginator(duplicate_groups(reason=reason), GROUPS_PER_PAGE)
-        page = paginator.get_page(request.GET.get("p"))
-        groups = duplicate_groups_with_customers(page.object_list)
+        # No total count: it would cost a second full grouping on every page view.
+        raw_page = request.GET.get("p", "")
+        number = int(raw_page) if raw_page.isdigit() and int(raw_page) >= 1 else 1
+        offset = (number - 1) * GROUPS_PER_PAGE
+        rows = list(duplicate_groups(reason=reason)[offset : offset + GROUPS_PER_PAGE + 1])
+        groups = duplicate_groups_with_customers(rows[:GROUPS_PER_PAGE])
         merge_url = reverse("admin:customers_customer_merge")
         for group in groups:
             group.merge_url = (
@@ -192,8 +194,9 @@ class CustomerMergeAdminMixin:
             "opts": self.opts,
             "title": _("Possible duplicates"),
             "groups": groups,
-            "page": page,
-            "paginator": paginator,
+            "page_number": number,
+            "previous_page": number - 1 if number > 1 else None,
+            "next_page": number + 1 if len(rows) > GROUPS_PER_PAGE else None,
             "reason": reason,
             "reasons": [
                 (key, label, "?" + (f"reason={key}" if key else "")) for key, label in reasons
