@@ -509,10 +509,10 @@ class CustomerMerge(models.Model):
     """One merge: who folded which customers into which, and what moved, so it can be undone.
 
     ``survivor_before`` / ``survivor_after`` hold the survivor's merged fields before and after the
-    merge; ``absorbed_before`` each absorbed record's status and version; ``moved`` per absorbed id
-    the ids of the orders, notes, addresses and tag links that moved, the addresses folded into an
-    identical one (they stay on the absorbed record), the tags the survivor already had (their
-    links were dropped) and the addresses whose default flag was cleared.
+    merge; ``absorbed_before`` each absorbed record's status; ``moved`` per absorbed id the ids of
+    the orders, notes, addresses and tag links that moved, the addresses folded into an identical
+    one (they stay on the absorbed record), the tags the survivor already had (their links were
+    dropped), the moved addresses that were defaults and those whose default flag was cleared.
     """
 
     survivor = models.ForeignKey(
