@@ -60,6 +60,9 @@ UNMERGE_LATER_MERGE = _(
 UNMERGE_ABSORBED_CHANGED = _(
     "%(customer)s is no longer merged into this customer, so the merge cannot be undone."
 )
+UNMERGE_ABSORBED_GONE = _(
+    "The merged customer #%(id)s has since been deleted, so the merge cannot be undone."
+)
 UNMERGE_EMAIL_TAKEN = _(
     "%(customer)s cannot be restored: their email %(email)s is now used by %(other)s."
 )
@@ -507,6 +510,13 @@ def merge_undo_blockers(merge: CustomerMerge) -> list[ValidationError]:
             )
         )
     absorbed = [by_id[pk] for pk in merge.absorbed_ids if pk in by_id]
+    for pk in merge.absorbed_ids:
+        if pk not in by_id:
+            errors.append(
+                ValidationError(
+                    UNMERGE_ABSORBED_GONE, code="unmerge_absorbed_gone", params={"id": pk}
+                )
+            )
     for customer in absorbed:
         if customer.status != Status.MERGED or customer.merged_into_id != merge.survivor_id:
             errors.append(

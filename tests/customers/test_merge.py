@@ -330,3 +330,13 @@ def test_unmerge_turns_a_late_database_conflict_into_a_reason(
     assert codes(excinfo) == ["unmerge_conflict"]
     assert Customer.objects.get(pk=other.pk).status == "merged"
     assert CustomerMerge.objects.get().undone_at is None
+
+
+def test_unmerge_refused_when_an_absorbed_record_was_deleted(superuser, make_customer):
+    survivor, other = make_customer(), make_customer()
+    result = merge(superuser, survivor, other)
+    Customer.objects.filter(pk=other.pk).delete()  # e.g. a later guarded deletion
+    with pytest.raises(ValidationError) as excinfo:
+        customer_unmerge(actor=superuser, merge_id=result.merge.pk)
+    assert codes(excinfo) == ["unmerge_absorbed_gone"]
+    assert f"#{other.pk}" in excinfo.value.messages[0]
