@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from taggit.models import Tag as TaggitTag
 
 from customers.admin_bulk import BULK_ACTIONS, CustomerBulkActionsMixin
+from customers.admin_merge import CustomerMergeAdminMixin
 from customers.admin_privacy import CustomerPrivacyAdminMixin, CustomerVersionFormMixin
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
 from customers.models import PHONE_INVALID, Address, Customer, CustomerEvent, Note, Order, Tag
@@ -139,9 +140,14 @@ class NoteInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(CustomerPrivacyAdminMixin, CustomerBulkActionsMixin, admin.ModelAdmin):
+class CustomerAdmin(
+    CustomerMergeAdminMixin,
+    CustomerPrivacyAdminMixin,
+    CustomerBulkActionsMixin,
+    admin.ModelAdmin,
+):
     form = CustomerAdminForm
-    actions = [*BULK_ACTIONS, "request_erasure", "cancel_erasure"]
+    actions = [*BULK_ACTIONS, "merge_selected", "request_erasure", "cancel_erasure"]
     list_display = [
         "display_name",
         "email",

@@ -6,18 +6,23 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, DecimalField, Max, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import ItemBase, TagBase
 
+from customers.address_keys import address_key_expression
 from customers.addresses import military_address_errors, military_normalise
 from customers.phones import phone_to_e164
 
 EMAIL_OR_PHONE_REQUIRED = _("A customer needs an email address or a phone number.")
 PHONE_INVALID = _("%(value)s is not a valid phone number.")
 EMAIL_TAKEN = _("Another customer already uses this email address.")
+# True when a stored email is not trimmed and lower-cased (see customer_email_odd_idx).
+EMAIL_ODD = models.ExpressionWrapper(
+    ~Q(email=Trim(Lower("email"))), output_field=models.BooleanField()
+)
 
 
 class Channel(models.TextChoices):
@@ -230,6 +235,10 @@ class Customer(models.Model):
         ]
         indexes = [
             models.Index(Lower("last_name"), Lower("first_name"), name="customer_name_ci_idx"),
+            # "Email stored untrimmed or not lower-cased" (data older than the rules): the only
+            # possible email duplicates. An index on the test itself, not a partial index, so
+            # that ANALYZE knows how rare it is and the duplicate finder reads it for free.
+            models.Index(EMAIL_ODD, name="customer_email_odd_idx"),
         ]
         permissions = [
             ("import_customer", _("Can import customers")),
@@ -285,6 +294,13 @@ class Address(models.Model):
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     is_default = models.BooleanField(_("default address"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Computed by the database on every write (admin, import, update()), so no writer keeps it.
+    match_key = models.GeneratedField(
+        verbose_name=_("matching key"),
+        expression=address_key_expression(),
+        output_field=models.CharField(max_length=800),
+        db_persist=True,
+    )
 
     class Meta:
         verbose_name = _("address")
@@ -296,6 +312,15 @@ class Address(models.Model):
                 condition=Q(is_default=True),
                 name="address_one_default_per_customer",
                 violation_error_message=_("A customer has only one default address."),
+            ),
+        ]
+        indexes = [
+            # The duplicate finder groups by the key; with the customer in the index it never
+            # reads the address rows themselves.
+            models.Index(
+                fields=["match_key", "customer"],
+                condition=~Q(address1="") & ~Q(country_code=""),
+                name="address_match_key_idx",
             ),
         ]
 
@@ -478,3 +503,51 @@ class CustomerEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.customer_ref}"
+
+
+class CustomerMerge(models.Model):
+    """One merge: who folded which customers into which, and what moved, so it can be undone.
+
+    ``survivor_before`` / ``survivor_after`` hold the survivor's merged fields before and after the
+    merge; ``absorbed_before`` each absorbed record's status; ``moved`` per absorbed id the ids of
+    the orders, notes, addresses and tag links that moved, the addresses folded into an identical
+    one (they stay on the absorbed record), the tags the survivor already had (their links were
+    dropped), the moved addresses that were defaults and those whose default flag was cleared.
+    """
+
+    survivor = models.ForeignKey(
+        Customer, verbose_name=_("survivor"), on_delete=models.PROTECT, related_name="merges"
+    )
+    absorbed_ids = models.JSONField(_("absorbed customers"), default=list)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("merged"), default=timezone.now, db_index=True)
+    survivor_before = models.JSONField(_("survivor before"), default=dict)
+    survivor_after = models.JSONField(_("survivor after"), default=dict)
+    absorbed_before = models.JSONField(_("absorbed records before"), default=dict)
+    moved = models.JSONField(_("what moved"), default=dict)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("undone by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    undone_by_label = models.CharField(_("undone by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"#{self.survivor_id} ← {', '.join(f'#{pk}' for pk in self.absorbed_ids)}"
