@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 from django.db.models import Q
@@ -15,6 +15,7 @@ EMAIL_ONLY = "email_only"
 PHONE_ONLY = "phone_only"
 MATCHING_STRATEGIES = (EMAIL_THEN_PHONE, PHONE_THEN_EMAIL, EMAIL_ONLY, PHONE_ONLY)
 MAX_MERGE_CHAIN = 50
+MATCH_FIELDS = ("email", "phone", "status", "merged_into", "source")
 
 
 def matching_strategy() -> str:
@@ -52,14 +53,19 @@ def _rank(customer: Customer) -> tuple[int, int]:
 
 
 def customers_find_by_keys(
-    *, emails: Iterable[str] = (), phones: Iterable[str] = (), lock: bool = False
+    *,
+    emails: Iterable[str] = (),
+    phones: Iterable[str] = (),
+    lock: bool = False,
+    only: Sequence[str] | None = None,
 ) -> tuple[dict[str, Customer], dict[str, Customer]]:
     """Find the customers that lower-cased emails and E.164 phones designate.
 
     Returns ``(by_email, by_phone)``. A key held by a merged customer resolves to the customer it
     was merged into (following chains); redacted customers never match. Archived customers are
     returned as they are: the caller decides what a match on one means. Costs one query, plus one
-    per level of merge chain met. With ``lock``, the rows are locked in primary-key order.
+    per level of merge chain met. With ``lock``, the rows are locked in primary-key order;
+    ``only`` limits the columns loaded (the matching ones are always loaded).
     """
     emails, phones = set(emails), set(phones)
     if not emails and not phones:
@@ -70,6 +76,8 @@ def customers_find_by_keys(
     if phones:
         condition |= Q(phone__in=phones)
     qs = Customer.objects.filter(condition).exclude(status=Status.REDACTED).order_by("pk")
+    if only is not None:
+        qs = qs.only(*MATCH_FIELDS, *only)
     if lock:
         qs = qs.select_for_update(of=("self",))
     found = list(qs)
@@ -81,7 +89,9 @@ def customers_find_by_keys(
         if customer.phone in phones:
             by_phone.setdefault(customer.phone, customer)
     survivors = _resolve_merged(
-        [c for c in (*by_email.values(), *by_phone.values()) if c.status == Status.MERGED], lock
+        [c for c in (*by_email.values(), *by_phone.values()) if c.status == Status.MERGED],
+        lock,
+        only,
     )
     for mapping in (by_email, by_phone):
         for key, customer in list(mapping.items()):
@@ -94,7 +104,9 @@ def customers_find_by_keys(
     return by_email, by_phone
 
 
-def _resolve_merged(merged: list[Customer], lock: bool) -> dict[int, Customer]:
+def _resolve_merged(
+    merged: list[Customer], lock: bool, only: Sequence[str] | None
+) -> dict[int, Customer]:
     """Map each merged customer's id to the live customer at the end of its merge chain."""
     result: dict[int, Customer] = {}
     pending = {c.pk: c.merged_into_id for c in merged}  # origin id -> next id to look at
@@ -105,6 +117,8 @@ def _resolve_merged(merged: list[Customer], lock: bool) -> dict[int, Customer]:
         wanted = set(pending.values()) - loaded.keys()
         if wanted:
             qs = Customer.objects.filter(pk__in=wanted).order_by("pk")
+            if only is not None:
+                qs = qs.only(*MATCH_FIELDS, *only)
             if lock:
                 qs = qs.select_for_update(of=("self",))
             loaded.update((c.pk, c) for c in qs)
