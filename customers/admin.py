@@ -12,6 +12,7 @@ from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from customers.admin_importexport import CustomerImportExportMixin
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
 from customers.models import PHONE_INVALID, Address, Customer, CustomerEvent, Note, Order, Tag
 from customers.phones import (
@@ -133,8 +134,9 @@ class NoteInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CustomerImportExportMixin, admin.ModelAdmin):
     form = CustomerAdminForm
+    actions = ["export_selected"]
     list_display = [
         "display_name",
         "email",

@@ -208,6 +208,7 @@ FORMAT_COLUMNS = {
     ECWID: ECWID_COLUMNS,
 }
 KNOWN_HEADERS = set().union(*FORMAT_COLUMNS.values())
+SHIPSTATION_ONLY = SHIPSTATION_COLUMNS.keys() - FORMAT_COLUMNS[BACKOFFICE].keys()
 
 CUSTOMER_TEXT = ("first_name", "last_name", "company", "username")
 ADDRESS_FIELDS = (
@@ -319,13 +320,16 @@ def _sniff_header(line: str) -> tuple[str, list[str]]:
 def _recognise(names: list[str]) -> str:
     """Return the format a header belongs to, by its column names."""
     present = set(names)
-    scores = {fmt: len(present & columns.keys()) for fmt, columns in FORMAT_COLUMNS.items()}
-    if present & BACKOFFICE_EXTRA.keys() - SHIPSTATION_COLUMNS.keys():
+    if present & SHIPSTATION_ONLY:
+        fmt = SHIPSTATION
+    elif present & BACKOFFICE_EXTRA.keys():
         fmt = BACKOFFICE
-    elif present & SHOPIFY_COLUMNS.keys() - SHIPSTATION_COLUMNS.keys():
-        fmt = SHOPIFY
+    elif present & ECWID_COLUMNS.keys() and not present & SHOPIFY_COLUMNS.keys():
+        fmt = ECWID
     else:
-        fmt = max(scores, key=lambda f: (scores[f], f == SHIPSTATION))
+        # Shopify's columns, or only those it shares with ShipStation (First Name, Email, ...).
+        fmt = SHOPIFY
+    scores = {fmt: len(present & FORMAT_COLUMNS[fmt].keys())}
     mapped = {FORMAT_COLUMNS[fmt].get(name) for name in names}
     if not scores[fmt] or not mapped & {"email", "phone"}:
         shown = ", ".join(_clip(name) for name in names[:20] if name) or "—"
@@ -700,6 +704,7 @@ class _Run:
             for report in reports:
                 self.report(report)
             return
+        reports.sort(key=lambda report: report.record)
         for report in reports:
             if report.outcome == ERROR:
                 self.result.errors.append(RowError(report.record, report.message))
@@ -1216,9 +1221,11 @@ def customers_import(
         columns = FORMAT_COLUMNS[fmt]
         mapped = []
         ignored = []
+        secret = set()
         for index, name in enumerate(names):
             target = columns.get(name)
             if target == PASSWORD:
+                secret.add(index)
                 result.warnings.append(str(WARN_PASSWORD))
             elif target is None:
                 if name:
@@ -1238,6 +1245,10 @@ def customers_import(
         # A cell may be as large as the file (a 2-MB note on one line): length rules judge it.
         csv.field_size_limit(max(MAX_FIELD_BYTES, _size(source)))
         reader = csv.reader(text, delimiter=delimiter, strict=False)
+        if secret:
+            # A password is never stored nor echoed, not even in the rejected-rows file.
+            result.header = [name for i, name in enumerate(names) if i not in secret]
+            on_row = _without(on_row, secret)
         run = _Run(actor=actor, result=result, on_row=on_row, strategy=strategy)
         batches = _normalised(reader, spec, workers, batch_size)
         seen_rows = False
@@ -1265,6 +1276,18 @@ def customers_import(
     finally:
         text.detach()
     return result
+
+
+def _without(on_row, secret: set[int]):
+    if on_row is None:
+        return None
+
+    def report(row_report: RowReport) -> None:
+        if row_report.cells is not None:
+            row_report.cells = [c for i, c in enumerate(row_report.cells) if i not in secret]
+        on_row(row_report)
+
+    return report
 
 
 def _raw_batches(reader, batch_size: int) -> Iterator[tuple[int, list[list[str]]]]:
