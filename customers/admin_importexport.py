@@ -31,7 +31,7 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.formats import number_format
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.tmp_storages import TempFolderStorage
 
@@ -52,6 +52,7 @@ from customers.services.importing import (
     ImportFileError,
     RowReport,
     customers_import,
+    describe,
 )
 
 PAGE_SIZE = 100
@@ -446,12 +447,8 @@ class CustomerImportExportMixin:
         if result.committed:
             self.message_user(
                 request,
-                ngettext(
-                    "Imported %(name)s: %(count)s customer created or updated.",
-                    "Imported %(name)s: %(count)s customers created or updated.",
-                    result.created + result.updated,
-                )
-                % {"name": meta["name"], "count": result.created + result.updated},
+                gettext("Imported %(name)s: %(totals)s")
+                % {"name": meta["name"], "totals": describe(result)},
                 messages.SUCCESS,
             )
         else:

@@ -117,11 +117,12 @@ def child_import(path: str) -> None:
     from django.core.management import call_command
 
     started = time.perf_counter()
-    try:
-        call_command("import_customers", path, "--json", stdout=open(os.devnull, "w"))
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise
+    with open(os.devnull, "w") as sink:
+        try:
+            call_command("import_customers", path, "--json", stdout=sink)
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                raise
     elapsed = time.perf_counter() - started
     # Children are the normalising workers: count the largest of us and them.
     peak_kb = max(
