@@ -280,7 +280,7 @@ def test_email_only_setting_rejects_rows_without_email(settings):
     assert str(importing.NO_KEY_EMAIL_ONLY) in errors(result)[1]
 
 
-# ------------------------------------------------------------------ Shopify export, Ecwid, ShipStation
+# ------------------------------------------------------------ Shopify export, Ecwid, ShipStation
 
 
 def test_shopify_export_columns_are_read_and_totals_ignored():
