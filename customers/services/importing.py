@@ -80,9 +80,6 @@ FILE_DUPLICATE_COLUMN = _("The header names the column %(column)s more than once
 FILE_NO_ROWS = _("The file has a header but no customer rows.")
 FILE_FIELD_TOO_LARGE = _("Record %(record)s has a cell larger than the %(limit)s MB allowed.")
 FILE_CSV_BROKEN = _("The file is not valid CSV near record %(record)s: %(error)s.")
-FILE_ALL_OR_NOTHING = _(
-    "Nothing was imported: %(count)s record(s) had errors and all-or-nothing was asked."
-)
 
 EMAIL_INVALID = _("Email “%(value)s” is not a valid email address.")
 NO_KEY = _("The record has neither an email address nor a phone number.")
@@ -404,8 +401,10 @@ def normalise_row(record: int, cells: list[str], spec: Spec) -> Row:
     headers: dict[str, str] = {}
     for index, name, header in spec.columns:
         if index < len(cells):
-            value = cell_unescape(cells[index].strip())
+            value = cells[index].strip()
             if value:
+                if value[0] == "'":
+                    value = cell_unescape(value)
                 raw[name] = value
                 headers[name] = header
     limits = spec.limits
