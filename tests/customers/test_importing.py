@@ -515,3 +515,28 @@ def test_command_plain_output_has_no_progress_bar_when_not_a_terminal():
     call_command("import_customers", str(FIXTURES / "tabs.csv"), stdout=out, stderr=err)
     assert "1 created, 0 updated" in out.getvalue()
     assert "[" not in err.getvalue()
+
+
+def test_worker_processes_give_the_same_result_as_one_process():
+    rows = [
+        f"N{i},,w{i % 40}@example.com,,,,,,,,,,(617) 555-{i:04d},,tag{i % 3},,"
+        if i % 7
+        else f"Bad{i},,not-an-email,,,,,,,,,,,,,,"
+        for i in range(120)
+    ]
+    data = shopify(*rows).encode()
+    results = []
+    for workers in (1, 2):
+        result = customers_import(
+            actor="test",
+            source=io.BytesIO(data),
+            filename="f.csv",
+            workers=workers,
+            batch_size=25,
+            dry_run=True,
+        )
+        results.append(
+            (result.created, result.updated, [(e.record, e.message) for e in result.errors])
+        )
+    assert results[0] == results[1]
+    assert results[0][0] == 40 and len(results[0][2]) == 18
