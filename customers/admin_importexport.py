@@ -39,6 +39,7 @@ from customers.services.exporting import (
     ALL_HEADERS,
     DELIMITERS,
     SHOPIFY_HEADERS,
+    cell_escape,
     customers_export_lines,
     customers_exportable,
 )
@@ -489,9 +490,9 @@ class CustomerImportExportMixin:
             yield "\ufeff" + writer.writerow([gettext("Record"), gettext("Reason"), *header])
             for report in _read_reports(report_path):
                 if report["outcome"] in (ERROR, SKIPPED):
-                    yield writer.writerow(
-                        [report["record"], report["message"], *(report["cells"] or [])]
-                    )
+                    # The staff will open this in a spreadsheet: neutralise formulas here too.
+                    cells = [report["record"], report["message"], *(report["cells"] or [])]
+                    yield writer.writerow([cell_escape(str(cell)) for cell in cells])
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         stem = Path(meta["name"]).stem

@@ -57,6 +57,7 @@ from customers.services.audit import Actor, events_record_bulk
 from customers.services.bulk import ids_reserve, insert_fields, model_values, rows_insert
 from customers.services.consent import consent_apply
 from customers.services.exporting import cell_unescape
+from groups.models import CustomerGroup
 from groups.services import group_get_or_create
 
 BATCH_SIZE = 2000
@@ -641,6 +642,7 @@ class _Run:
         self.seen: set[int] = set()
         self.tags: dict[str, int] | None = None  # lower-cased name -> id, loaded once
         self.groups: dict[str, int | None] = {}
+        self.group_names: dict[int, str] = {}
         self.warned: set[str] = set()
         self.templates: dict[type, list] = {}
 
@@ -678,6 +680,13 @@ class _Run:
             self.tags = {name.lower(): pk for pk, name in Tag.objects.values_list("pk", "name")}
         return self.tags
 
+    def group_name(self, group_id: int | None) -> str:
+        if group_id is None:
+            return ""
+        if group_id not in self.group_names:
+            self.group_names.update(CustomerGroup.objects.values_list("pk", "name"))
+        return self.group_names.get(group_id, "")
+
     def group_id(self, name: str) -> int | None:
         lower = name.lower()
         if lower not in self.groups:
@@ -694,6 +703,9 @@ class _Run:
             with transaction.atomic():
                 reports = self._apply(batch)
         except IntegrityError:
+            # The batch was rolled back: forget the tags and groups it may have created.
+            self.tags = None
+            self.groups.clear()
             reports = [
                 RowReport(row.record, ERROR, message=_sentence(str(CONFLICT)), cells=cells)
                 for row, cells in batch
@@ -934,7 +946,7 @@ class _Run:
         if "group" in values:
             group_id = self.group_id(values["group"])
             if customer.group_id != group_id:
-                changes["group"] = [customer.group_id, values["group"]]
+                changes["group"] = [self.group_name(customer.group_id), values["group"]]
                 customer.group_id = group_id
                 state.dirty.add("group")
         if "status" in values and values["status"] != customer.status and not state.created:

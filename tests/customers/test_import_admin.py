@@ -184,3 +184,11 @@ def test_another_user_cannot_open_someone_elses_import(importer, client, make_st
     assert other.get(url).status_code == 404
     assert other.post(confirm_url(token)).status_code == 404
     assert not Customer.objects.exists()
+
+
+def test_rejected_records_file_neutralises_formulas(importer):
+    data = b'First Name,Email\r\n=HYPERLINK("x"),not-an-email\r\n'
+    token = upload(importer, "f.csv", data).context["token"]
+    response = importer.get(reverse("admin:customers_customer_import_rejected", args=[token]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[1][2] == '\'=HYPERLINK("x")'

@@ -27,6 +27,7 @@ from customers.models import (
 )
 from customers.services import importing
 from customers.services.importing import ImportFileError, customers_import
+from groups.models import CustomerGroup
 
 pytestmark = pytest.mark.django_db
 
@@ -540,3 +541,13 @@ def test_worker_processes_give_the_same_result_as_one_process():
         )
     assert results[0] == results[1]
     assert results[0][0] == 40 and len(results[0][2]) == 18
+
+
+def test_group_change_names_both_groups_and_a_new_group_is_reported(make_customer):
+    retail = CustomerGroup.objects.create(name="Retail")
+    make_customer(email="g@example.com", group=retail)
+    result = run("Email,Group\r\ng@example.com,Wholesale\r\nh@example.com,retail\r\n")
+    assert result.format == "backoffice"
+    assert result.reports[0].changes["group"] == ["Retail", "Wholesale"]
+    assert result.warnings == [str(importing.WARN_GROUP_CREATED) % {"name": "Wholesale"}]
+    assert Customer.objects.get(email="h@example.com").group == retail
