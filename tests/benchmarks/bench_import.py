@@ -50,18 +50,23 @@ TAGS = ["VIP", "wholesale", "newsletter", "B2B", "retail", "loyal", "Paris", "Ma
 def _valid_areas() -> list[int]:
     import phonenumbers
 
+    def us(number: str) -> bool:
+        parsed = phonenumbers.parse(number)
+        return phonenumbers.is_valid_number(parsed) and (
+            phonenumbers.region_code_for_number(parsed) == "US"
+        )
+
+    # Mainland US area codes, where every ordinary exchange is valid.
     return [
         area
         for area in range(201, 990)
-        if all(
-            phonenumbers.is_valid_number(phonenumbers.parse(f"+1{area}{ex}4567"))
-            for ex in (234, 456, 789)
-        )
+        if all(us(f"+1{area}{ex}4567") for ex in (234, 456, 789))
+        and all(us(f"+1{area}{ex}4567") for ex in EXCHANGES[::31])
     ]
 
 
-AREAS = _valid_areas()
 EXCHANGES = [n for n in range(234, 990) if n % 100 != 11 and n not in (555, 950, 958, 959, 976)]
+AREAS = _valid_areas()
 
 
 def phone(rng: random.Random, i: int) -> str:
