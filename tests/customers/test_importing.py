@@ -144,7 +144,8 @@ def test_importing_the_same_file_again_changes_nothing(name):
     versions = dict(Customer.objects.values_list("email", "version"))
     counts = [m.objects.count() for m in (CustomerEvent, Note, Address, TaggedCustomer, Tag)]
     again = run(FIXTURES / name)
-    assert (again.created, again.updated, again.unchanged) == (0, 0, first.created)
+    succeeded = first.created + first.updated + first.unchanged
+    assert (again.created, again.updated, again.unchanged) == (0, 0, succeeded)
     assert dict(Customer.objects.values_list("email", "version")) == versions
     assert [
         m.objects.count() for m in (CustomerEvent, Note, Address, TaggedCustomer, Tag)
@@ -293,33 +294,65 @@ def test_shopify_export_columns_are_read_and_totals_ignored():
     assert list(ana.tags.names()) == ["VIP"]
 
 
-def test_ecwid_file_splits_the_name_and_never_stores_the_password():
+def test_ecwid_file_applies_every_rule_and_never_stores_the_password(make_customer):
     result = run(FIXTURES / "ecwid.csv")
     assert result.format == "ecwid"
-    assert result.created == 2
+    assert (result.created, result.updated, result.unchanged) == (3, 0, 1)
     assert result.warnings == [str(importing.WARN_PASSWORD)]
     jean = Customer.objects.get(email="jean@example.fr")
-    assert (jean.first_name, jean.last_name) == ("Jean", "de la Fontaine")
-    assert str(importing.NO_KEY) in errors(result)[3]
+    assert (jean.first_name, jean.last_name, jean.source) == ("Jean", "de la Fontaine", "csv")
+    assert Customer.objects.get(email="zoe@example.com").first_name == "Zoë"
+    formula = Customer.objects.get(email="formula@example.com")
+    assert (formula.first_name, formula.last_name) == ("=Formula", "-Name")
+    problems = errors(result)
+    assert str(importing.NO_KEY) in problems[3]
+    assert "bad email@example.com" in problems[5]
+    by_record = {r.record: r for r in result.reports}
+    assert by_record[4].repeated and by_record[4].outcome == "unchanged"
     # Not echoed either: the rejected record's cells lose the password.
-    assert result.reports[-1].cells == ["No Email", ""]
+    assert by_record[3].cells == ["No Email", ""]
     stored = json.dumps(list(CustomerEvent.objects.values_list("data", flat=True)))
-    assert "s3cret" not in stored and "hunter2" not in stored
+    assert "s3cret" not in stored and "hunter2" not in stored and "again" not in stored
 
 
-def test_shipstation_required_fields_and_name_rules():
+def test_ecwid_row_updates_a_known_customer(make_customer):
+    known = make_customer(email="zoe@example.com", first_name="Old", last_name="Name")
+    result = run(FIXTURES / "ecwid.csv")
+    assert result.updated == 1
+    known.refresh_from_db()
+    assert (known.first_name, known.last_name) == ("Zoë", "Name")
+
+
+def test_shipstation_file_applies_every_rule():
     result = run(FIXTURES / "shipstation.csv")
     assert result.format == "shipstation"
-    assert result.created == 2
+    assert (result.created, result.updated) == (5, 1)
     problems = errors(result)
-    assert problems[3] == str(importing.SHIPSTATION_MISSING) % {"column": "Username"} + ""
+    assert problems[3] == str(importing.SHIPSTATION_MISSING) % {"column": "Username"}
     assert str(importing.SHIPSTATION_NO_NAME) in problems[4]
     assert "ShipStation requires Postal Code." in problems[5]
+    assert str(MILITARY_LINE) in problems[7]
+    assert "Phone: 555 is not a valid phone number" in problems[8]
+    assert "a b@example.com" in problems[9]
+    assert set(problems) == {3, 4, 5, 7, 8, 9}
     paul = Customer.objects.get(email="paul@example.com")
     assert (paul.first_name, paul.last_name, paul.username) == ("Paul", "Smith", "cust-001")
+    assert paul.phone == "+15125550100"
+    assert paul.addresses.get().address2 == "Apt 9"  # record 10 repeats the key
     acme = Customer.objects.get(email="acme@example.com")
     assert acme.company == "Acme Corp" and acme.username == "cust-002"
-    assert acme.addresses.get().address2 == "Suite 4"
+    assert (acme.first_name, acme.last_name) == ("", "")
+    mil = Customer.objects.get(email="mil@example.com").addresses.get()
+    assert (mil.address1, mil.city, mil.province_code, mil.country_code) == (
+        "UNIT 2050 BOX 4190",
+        "APO",
+        "AP",
+        "US",
+    )
+    phone_only = Customer.objects.get(phone="+16175550199")
+    assert phone_only.email == "" and phone_only.addresses.get().postal_code == "02114"
+    calc = Customer.objects.get(email="calc@example.com")
+    assert (calc.first_name, calc.last_name) == ("=Calc", "-Sheet")
 
 
 # ------------------------------------------------------------------ reading the bytes
@@ -366,7 +399,7 @@ def test_a_two_megabyte_line_is_read_and_judged_by_length():
 def test_a_row_with_a_thousand_columns_is_rejected_alone():
     wide = "A,,a@example.com" + ",x" * 1000
     result = run(shopify(wide, "B,,b@example.com,,,,,,,,,,,,,,"))
-    assert errors(result)[1] == str(importing.TOO_MANY_CELLS) % {"count": 1003, "header": 17} + ""
+    assert errors(result)[1] == str(importing.TOO_MANY_CELLS) % {"count": 1003, "header": 17}
     assert list(Customer.objects.values_list("email", flat=True)) == ["b@example.com"]
 
 
