@@ -584,3 +584,13 @@ def test_group_change_names_both_groups_and_a_new_group_is_reported(make_custome
     assert result.reports[0].changes["group"] == ["Retail", "Wholesale"]
     assert result.warnings == [str(importing.WARN_GROUP_CREATED) % {"name": "Wholesale"}]
     assert Customer.objects.get(email="h@example.com").group == retail
+
+
+def test_command_draws_a_progress_bar_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out, err = io.StringIO(), Terminal()
+    call_command("import_customers", str(FIXTURES / "tabs.csv"), stdout=out, stderr=err)
+    assert "100%" in err.getvalue() and "100%" not in out.getvalue()
