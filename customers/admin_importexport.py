@@ -405,6 +405,10 @@ class CustomerImportExportMixin:
         rows = list(
             islice(_read_reports(report_path, outcome), (page - 1) * PAGE_SIZE, page * PAGE_SIZE)
         )
+        for row in rows:
+            row["change_list"] = [
+                _change_display(name, value) for name, value in row["changes"].items()
+            ]
         return {
             "tabs": [(o, label, counts[o], o == outcome) for o, label in OUTCOMES],
             "outcome": outcome,
@@ -557,6 +561,15 @@ class CustomerImportExportMixin:
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="customers.csv"'
         return response
+
+
+def _change_display(name: str, value) -> dict:
+    """One changed field for the template: old -> new, or what was added."""
+    if isinstance(value, list) and len(value) == 2 and name != "tags_added":
+        return {"name": name, "old": value[0], "new": value[1], "pair": True}
+    if isinstance(value, list):
+        value = ", ".join(str(item) for item in value)
+    return {"name": name, "added": value, "pair": False}
 
 
 class _Echo:
