@@ -10,6 +10,7 @@ reserved from the table's own sequence so they are never reused.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
@@ -72,6 +73,9 @@ def rows_insert(
     )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
+    if connection.vendor == "postgresql":
+        _postgres_insert(opts.db_table, concrete, rows, ignore_conflicts)
+        return
     converters = [(i, c) for i, field in enumerate(concrete) if (c := _converter(field))]
     iterator = iter(rows)
     with connection.cursor() as cursor:
@@ -84,7 +88,44 @@ def rows_insert(
                         row[index] = convert(row[index])
                     converted.append(row)
                 chunk = converted
+            # SQLite runs in-process: one prepared statement executed many times is cheapest.
             cursor.executemany(sql, chunk)
+
+
+def _postgres_insert(table: str, concrete, rows: Iterable[Sequence], ignore_conflicts: bool):
+    """COPY the rows in (one statement, no per-row parsing on either side).
+
+    COPY knows no ON CONFLICT: with ``ignore_conflicts`` the rows are sent as one array per
+    column and unnested by a single INSERT ... ON CONFLICT DO NOTHING.
+    """
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in concrete)
+    json_columns = [i for i, field in enumerate(concrete) if isinstance(field, models.JSONField)]
+    with connection.cursor() as cursor:
+        if ignore_conflicts:
+            rows = list(rows)
+            if not rows:
+                return
+            casts = ", ".join(f"%s::{_pg_type(field)}[]" for field in concrete)
+            cursor.execute(
+                f"INSERT INTO {quote(table)} ({columns}) SELECT * FROM unnest({casts}) "
+                "ON CONFLICT DO NOTHING",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        with cursor.cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                if json_columns:
+                    row = list(row)
+                    for index in json_columns:
+                        row[index] = json.dumps(row[index])
+                copy.write_row(row)
+
+
+def _pg_type(field: models.Field) -> str:
+    if isinstance(field, models.ForeignKey):
+        return field.target_field.rel_db_type(connection)
+    return field.db_type(connection)
 
 
 def ids_reserve(*, model: type[models.Model], count: int) -> list[int]:
