@@ -160,7 +160,8 @@ def ids_reserve(*, model: type[models.Model], count: int) -> list[int]:
 
 def model_values(obj: models.Model, fields: Sequence[str]) -> tuple:
     """The values of a model instance in ``fields`` order (attnames), for :func:`rows_insert`."""
-    return tuple(getattr(obj, name) for name in fields)
+    values = obj.__dict__  # plain attributes: skips the descriptors' work
+    return tuple(values[name] if name in values else getattr(obj, name) for name in fields)
 
 
 def insert_fields(model: type[models.Model], *, with_pk: bool) -> list[str]:
