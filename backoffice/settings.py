@@ -161,6 +161,12 @@ BACKOFFICE_CUSTOMER_MATCHING = os.environ.get("BACKOFFICE_CUSTOMER_MATCHING", "e
 BACKOFFICE_ERASURE_HOLD_DAYS = int(os.environ.get("BACKOFFICE_ERASURE_HOLD_DAYS", "180"))
 # Largest CSV the admin import accepts.
 BACKOFFICE_IMPORT_MAX_BYTES = int(os.environ.get("BACKOFFICE_IMPORT_MAX_BYTES", str(50 * 2**20)))
+# Processes import_customers uses to check records (phone validation dominates); empty = cores.
+BACKOFFICE_IMPORT_WORKERS = (
+    int(os.environ["BACKOFFICE_IMPORT_WORKERS"])
+    if os.environ.get("BACKOFFICE_IMPORT_WORKERS")
+    else None
+)
 
 LOGGING = {
     "version": 1,

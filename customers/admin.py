@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from taggit.models import Tag as TaggitTag
 
 from customers.admin_bulk import BULK_ACTIONS, CustomerBulkActionsMixin
+from customers.admin_importexport import CustomerImportExportMixin
 from customers.admin_merge import CustomerMergeAdminMixin
 from customers.admin_privacy import CustomerPrivacyAdminMixin, CustomerVersionFormMixin
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
@@ -141,13 +142,20 @@ class NoteInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(
+    CustomerImportExportMixin,
     CustomerMergeAdminMixin,
     CustomerPrivacyAdminMixin,
     CustomerBulkActionsMixin,
     admin.ModelAdmin,
 ):
     form = CustomerAdminForm
-    actions = [*BULK_ACTIONS, "merge_selected", "request_erasure", "cancel_erasure"]
+    actions = [
+        *BULK_ACTIONS,
+        "merge_selected",
+        "export_selected",
+        "request_erasure",
+        "cancel_erasure",
+    ]
     list_display = [
         "display_name",
         "email",

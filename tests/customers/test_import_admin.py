@@ -1,0 +1,194 @@
+"""The admin import as shop staff use it: upload, preview, confirm, result, rejected rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from customers.models import Customer, CustomerEvent, EventKind, Tag
+from customers.services import importing
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LIST_URL = reverse("admin:customers_customer_changelist")
+IMPORT_URL = reverse("admin:customers_customer_import")
+SAMPLE_URL = reverse("admin:customers_customer_sample")
+
+
+@pytest.fixture(autouse=True)
+def _private_root(settings, tmp_path):
+    settings.PRIVATE_UPLOAD_ROOT = tmp_path / "private"
+    return settings.PRIVATE_UPLOAD_ROOT
+
+
+@pytest.fixture
+def importer(client, make_staff):
+    client.force_login(make_staff("view_customer", "import_customer"))
+    return client
+
+
+def upload(client, name: str, data: bytes | None = None, **fields):
+    data = data if data is not None else (FIXTURES / name).read_bytes()
+    return client.post(
+        IMPORT_URL, {"import_file": SimpleUploadedFile(name, data, "text/csv"), **fields}
+    )
+
+
+def confirm_url(token: str) -> str:
+    return reverse("admin:customers_customer_import_confirm", args=[token])
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_list_offers_import_and_export_only_with_the_permissions(client, make_staff):
+    client.force_login(make_staff("view_customer", "import_customer", "export_customer"))
+    html = client.get(LIST_URL).content.decode()
+    assert IMPORT_URL in html and reverse("admin:customers_customer_export") in html
+    client.force_login(make_staff("view_customer"))
+    html = client.get(LIST_URL).content.decode()
+    assert IMPORT_URL not in html and reverse("admin:customers_customer_export") not in html
+
+
+def test_staff_without_import_permission_can_neither_see_nor_post(client, make_staff, tmp_path):
+    client.force_login(make_staff("view_customer", "change_customer"))
+    assert client.get(IMPORT_URL).status_code == 403
+    assert upload(client, "tabs.csv").status_code == 403
+    assert client.get(SAMPLE_URL).status_code == 403
+    assert not Customer.objects.exists()
+
+
+def test_import_page_explains_the_formats_and_offers_the_template(importer):
+    page = text(importer.get(IMPORT_URL))
+    for name in ("Shopify", "Ecwid", "ShipStation", "CustomerImportSample.csv"):
+        assert name in page
+    response = importer.get(SAMPLE_URL)
+    assert response["Content-Disposition"] == 'attachment; filename="CustomerImportSample.csv"'
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == list(importing.SHOPIFY_COLUMNS) and len(rows) == 3
+    # The template itself imports cleanly.
+    preview = upload(importer, "CustomerImportSample.csv", response.content)
+    assert preview.context["summary"]["created"] == 2 and preview.context["summary"]["error"] == 0
+
+
+def test_preview_shows_every_outcome_and_writes_nothing(importer, make_customer):
+    make_customer(email="sam@example.com", first_name="Samuel")
+    response = upload(importer, "shopify_rules.csv")
+    assert response.status_code == 200
+    summary = response.context["summary"]
+    assert (summary["created"], summary["updated"], summary["error"]) == (3, 2, 4)
+    assert summary["repeated"] == 1
+    page = text(response)
+    # Errors are listed first, with their record number and reason.
+    assert "bad email@example.com" in page and "12345 is not a valid phone number" in page
+    assert [row["record"] for row in response.context["rows"]] == [4, 5, 6, 8]
+    updates = text(
+        importer.get(
+            reverse("admin:customers_customer_import_preview", args=[response.context["token"]])
+            + "?outcome=updated"
+        )
+    )
+    assert "Samuel → Sam" in updates
+    assert "Lefèvre → Lefèvre-Martin" in updates
+    assert "key repeats an earlier record" in updates
+    assert list(Customer.objects.values_list("email", flat=True)) == ["sam@example.com"]
+    assert not Tag.objects.exists() and not CustomerEvent.objects.exists()
+
+
+def test_confirm_imports_and_the_result_page_and_events_say_what_happened(importer, _private_root):
+    token = upload(importer, "shopify_rules.csv").context["token"]
+    assert (_private_root / "imports" / token / "upload.csv").exists()
+    response = importer.post(confirm_url(token), follow=True)
+    assert response.status_code == 200
+    assert Customer.objects.count() == 4
+    page = text(response)
+    assert (
+        "Imported shopify_rules.csv: 4 created, 1 updated, 0 unchanged, 0 skipped, "
+        "4 records rejected." in page
+    )
+    assert response.context["summary"]["error"] == 4
+    assert CustomerEvent.objects.filter(kind=EventKind.IMPORTED).count() == 4
+    assert CustomerEvent.objects.first().actor.has_perm("customers.import_customer")
+    # The upload is removed once imported; confirming twice does nothing more.
+    assert not (_private_root / "imports" / token / "upload.csv").exists()
+    assert importer.post(confirm_url(token)).status_code == 404
+    assert Customer.objects.count() == 4
+
+
+def test_rejected_records_download_with_reasons_and_no_password(importer):
+    token = upload(importer, "ecwid.csv").context["token"]
+    importer.post(confirm_url(token))
+    response = importer.get(reverse("admin:customers_customer_import_rejected", args=[token]))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == ["Record", "Reason", "name", "email"]
+    assert rows[1] == ["3", str(importing.NO_KEY), "No Email", ""]
+    assert "pw" not in body and "s3cret" not in body
+
+
+def test_all_or_nothing_with_errors_offers_no_confirm_and_a_forged_one_writes_nothing(importer):
+    response = upload(importer, "shopify_rules.csv", all_or_nothing="on")
+    assert "confirming would import nothing" in text(response)
+    assert confirm_url(response.context["token"]) not in text(response)
+    importer.post(confirm_url(response.context["token"]))
+    assert not Customer.objects.exists()
+
+
+def test_too_large_upload_is_refused_with_a_clear_message(importer, settings, _private_root):
+    settings.BACKOFFICE_IMPORT_MAX_BYTES = 100
+    response = upload(importer, "shopify_rules.csv")
+    assert response.status_code == 200
+    assert "the largest file accepted is 0.0 MB" in text(response)
+    assert not Customer.objects.exists()
+    assert not list((_private_root).glob("imports/*"))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("empty.csv", "The submitted file is empty."),  # Django's FileField says it first
+        ("header_only.csv", importing.FILE_NO_ROWS),
+        ("duplicate_header.csv", str(importing.FILE_DUPLICATE_COLUMN) % {"column": "Email"}),
+    ],
+)
+def test_unreadable_upload_is_refused_on_the_form(importer, name, message, _private_root):
+    response = upload(importer, name)
+    assert response.status_code == 200
+    assert str(message) in response.content.decode()
+    assert not list((_private_root).glob("imports/*"))
+
+
+def test_preview_is_paginated(importer):
+    rows = "".join(f"N{i},n{i}@example.com\r\n" for i in range(250))
+    response = upload(importer, "many.csv", ("First Name,Email\r\n" + rows).encode())
+    assert response.context["summary"]["created"] == 250
+    assert len(response.context["rows"]) == 100 and response.context["pages"] == 3
+    url = reverse("admin:customers_customer_import_preview", args=[response.context["token"]])
+    last = importer.get(url + "?outcome=created&page=3")
+    assert [r["record"] for r in last.context["rows"]][-1] == 250
+
+
+def test_another_user_cannot_open_someone_elses_import(importer, client, make_staff):
+    token = upload(importer, "tabs.csv").context["token"]
+    other = client.__class__()
+    other.force_login(make_staff("view_customer", "import_customer"))
+    url = reverse("admin:customers_customer_import_preview", args=[token])
+    assert other.get(url).status_code == 404
+    assert other.post(confirm_url(token)).status_code == 404
+    assert not Customer.objects.exists()
+
+
+def test_rejected_records_file_neutralises_formulas(importer):
+    data = b'First Name,Email\r\n=HYPERLINK("x"),not-an-email\r\n'
+    token = upload(importer, "f.csv", data).context["token"]
+    response = importer.get(reverse("admin:customers_customer_import_rejected", args=[token]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[1][2] == '\'=HYPERLINK("x")'
