@@ -247,12 +247,17 @@ class CustomerImportExportMixin:
     import_result_template = "admin/customers/customer/import_result.html"
     export_template = "admin/customers/customer/export.html"
 
-    # -- permissions (the names django-import-export's templates use)
+    # -- permissions (the names django-import-export's templates use); each also needs the
+    # right to see customers, as every sensitive permission here does.
     def has_import_permission(self, request) -> bool:
-        return request.user.has_perm("customers.import_customer")
+        return request.user.has_perm(
+            "customers.import_customer"
+        ) and self.has_view_or_change_permission(request)
 
     def has_export_permission(self, request) -> bool:
-        return request.user.has_perm("customers.export_customer")
+        return request.user.has_perm(
+            "customers.export_customer"
+        ) and self.has_view_or_change_permission(request)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

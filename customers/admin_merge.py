@@ -110,8 +110,11 @@ class CustomerMergeAdminMixin:
     # --- permissions -------------------------------------------------------------------------
 
     def has_merge_permission(self, request) -> bool:
+        # Like every sensitive permission here, it also needs the right to see customers.
         opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.merge_{opts.model_name}")
+        return request.user.has_perm(
+            f"{opts.app_label}.merge_{opts.model_name}"
+        ) and self.has_view_or_change_permission(request)
 
     # --- list ---------------------------------------------------------------------------------
 

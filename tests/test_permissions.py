@@ -13,17 +13,20 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from customers.models import (
     Address,
     Customer,
     CustomerEvent,
+    CustomerMerge,
     Note,
     Order,
     Tag,
     TaggedCustomer,
 )
+from customers.services.merge import customers_merge
 from customers.services.privacy import customer_request_erasure
 from groups.models import CustomerGroup
 
@@ -53,14 +56,89 @@ class Action:
     name: str
     permission: str
     selected: Callable[[SimpleNamespace], list[Customer]]
-    data: dict = field(default_factory=dict)  # the action's own form fields, if any
+    # The action's own form fields, if any (a function of the world when they name its rows).
+    data: dict | Callable[[SimpleNamespace], dict] = field(default_factory=dict)
+    writes: bool = True  # False: its last step is a page (export), not a change
 
 
 def _erasure(step: str, target: str):
     return lambda w: reverse("admin:customers_customer_erasure", args=[getattr(w, target).pk, step])
 
 
+def _upload(world) -> dict:
+    body = b"First Name,Last Name,Email\r\nNew,Person,new.person@example.com\r\n"
+    return {"import_file": SimpleUploadedFile("customers.csv", body, content_type="text/csv")}
+
+
+def _merge_form(world) -> dict:
+    """The merge page's confirm POST for ``other`` absorbing ``twin``, versions as shown."""
+    versions = dict(
+        Customer.objects.filter(pk__in=[world.other.pk, world.twin.pk]).values_list("pk", "version")
+    )
+    return {
+        "survivor": world.other.pk,
+        "shown_survivor": world.other.pk,
+        **{f"version_{pk}": version for pk, version in versions.items()},
+    }
+
+
 VIEWS = [
+    View(
+        "import page",
+        "import_customer",
+        "get",
+        lambda w: reverse("admin:customers_customer_import"),
+    ),
+    View(
+        "import upload",
+        "import_customer",
+        "post",
+        lambda w: reverse("admin:customers_customer_import"),
+        data=_upload,
+    ),
+    View(
+        "import template",
+        "import_customer",
+        "get",
+        lambda w: reverse("admin:customers_customer_sample"),
+    ),
+    View(
+        "export page",
+        "export_customer",
+        "get",
+        lambda w: reverse("admin:customers_customer_export"),
+    ),
+    View(
+        "export",
+        "export_customer",
+        "post",
+        lambda w: reverse("admin:customers_customer_export"),
+        data=lambda w: {"scope": "all", "columns": ["Email"], "delimiter": ","},
+    ),
+    View(
+        "possible duplicates page",
+        "merge_customer",
+        "get",
+        lambda w: reverse("admin:customers_customer_duplicates"),
+    ),
+    View(
+        "merge page",
+        "merge_customer",
+        "get",
+        lambda w: reverse("admin:customers_customer_merge") + f"?ids={w.other.pk},{w.twin.pk}",
+    ),
+    View(
+        "unmerge page",
+        "merge_customer",
+        "get",
+        lambda w: reverse("admin:customers_customer_unmerge", args=[w.survivor.pk, w.merge.pk]),
+    ),
+    View(
+        "unmerge",
+        "merge_customer",
+        "post",
+        lambda w: reverse("admin:customers_customer_unmerge", args=[w.survivor.pk, w.merge.pk]),
+    ),
     View(
         "request erasure page",
         "request_erasure_customer",
@@ -116,6 +194,8 @@ ACTIONS = [
         {"subject": "Hello {first_name}", "body": "Dear {first_name},"},
     ),
     Action("delete_customers", "delete_customer", lambda w: [w.other]),
+    Action("merge_selected", "merge_customer", lambda w: [w.other, w.twin], _merge_form),
+    Action("export_selected", "export_customer", lambda w: [w.plain], writes=False),
 ]
 
 
@@ -131,8 +211,20 @@ def world(make_customer, make_address, make_order):
     group = CustomerGroup.objects.create(name="Wholesale")
     grouped = make_customer(email="grouped@example.com", group=group)
     archived = make_customer(email="archived@example.com", status="archived")
+    twin = make_customer(email="twin@example.com", phone=other.phone)
+    survivor = make_customer(email="survivor@example.com")
+    absorbed = make_customer(email="absorbed@example.com")
+    customers_merge(actor="test", survivor_id=survivor.pk, absorbed_ids=[absorbed.pk])
     return SimpleNamespace(
-        plain=plain, pending=pending, other=other, group=group, grouped=grouped, archived=archived
+        plain=plain,
+        pending=pending,
+        other=other,
+        twin=twin,
+        group=group,
+        grouped=grouped,
+        archived=archived,
+        survivor=survivor,
+        merge=CustomerMerge.objects.get(survivor=survivor),
     )
 
 
@@ -149,6 +241,7 @@ def stored_state() -> tuple:
             Tag,
             TaggedCustomer,
             CustomerGroup,
+            CustomerMerge,
         )
     )
 
@@ -187,6 +280,9 @@ def test_every_custom_permission_is_covered():
         "archive_customer",
         "email_customer",
         "delete_customer",
+        "import_customer",
+        "export_customer",
+        "merge_customer",
     } <= covered
 
 
@@ -244,11 +340,12 @@ def _offered(client) -> set[str]:
 
 
 def _post_action(client, action: Action, world, *, confirmed: bool):
+    extra = action.data(world) if callable(action.data) else action.data
     data = {
         "action": action.name,
         "_selected_action": [c.pk for c in action.selected(world)],
         # "GROUP" stands for the world's group, whose id is known only once it exists.
-        **{k: (world.group.pk if v == "GROUP" else v) for k, v in action.data.items()},
+        **{k: (world.group.pk if v == "GROUP" else v) for k, v in extra.items()},
     }
     if confirmed:
         data["post"] = "yes"
@@ -265,6 +362,7 @@ def test_action_is_not_offered_and_cannot_be_forged_without_its_permission(
     for confirmed in (False, True):
         response = _post_action(client, action, world, confirmed=confirmed)
         assert response.status_code in (200, 302, 403)
+        assert response["Content-Type"].startswith("text/html")  # no CSV, no download
         assert 'name="post" value="yes"' not in response.content.decode()  # no confirmation
     assert stored_state() == before
 
@@ -285,5 +383,7 @@ def test_action_is_offered_and_works_with_its_permission(client, world, make_sta
     before = stored_state()
     assert _post_action(client, action, world, confirmed=False).status_code == 200
     assert stored_state() == before  # the first step only asks for confirmation
+    if not action.writes:
+        return
     assert _post_action(client, action, world, confirmed=True).status_code == 302
     assert stored_state() != before
