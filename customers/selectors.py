@@ -104,6 +104,21 @@ def customers_find_by_keys(
     return by_email, by_phone
 
 
+def customers_survivors(*, ids: Iterable[int], lock: bool = False) -> dict[int, Customer]:
+    """Map each merged customer among ``ids`` to the live customer its merge chain ends at.
+
+    Ids of customers that are not merged are left out, as are chains that end at a redacted
+    customer or nowhere. Costs one query, plus one per level of merge chain met; with ``lock``,
+    the survivors' rows are locked.
+    """
+    merged = list(
+        Customer.objects.filter(pk__in=set(ids), status=Status.MERGED)
+        .order_by("pk")
+        .only(*MATCH_FIELDS)
+    )
+    return _resolve_merged(merged, lock, None) if merged else {}
+
+
 def _resolve_merged(
     merged: list[Customer], lock: bool, only: Sequence[str] | None
 ) -> dict[int, Customer]:

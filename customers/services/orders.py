@@ -7,6 +7,7 @@ from collections import defaultdict
 from django.db import transaction
 
 from customers.models import Order, TaggedCustomer, TaggedOrder
+from customers.selectors import customers_survivors
 from customers.services.bulk import selection_lock
 
 BATCH_SIZE = 2000
@@ -16,10 +17,18 @@ BATCH_SIZE = 2000
 def orders_record(*, actor, orders: list[Order]) -> int:
     """Insert channel orders and copy each customer's current tags onto its order.
 
-    The order's shipping address is a snapshot: it never changes the customer's addresses.
-    Costs one insert per batch of orders, one read of the customers' tags and one insert of links.
+    The order's shipping address is a snapshot: it never changes the customer's addresses. An
+    order for a customer that was merged goes to the customer it was merged into. Costs one
+    read of the merged customers, one insert per batch of orders, one read of the customers'
+    tags and one insert of links.
     """
     customer_ids = {order.customer_id for order in orders if order.customer_id}
+    survivors = customers_survivors(ids=customer_ids, lock=True)
+    if survivors:
+        for order in orders:
+            if order.customer_id in survivors:
+                order.customer_id = survivors[order.customer_id].pk
+        customer_ids = {order.customer_id for order in orders if order.customer_id}
     # PostgreSQL checks foreign keys at commit (Django makes them deferred), so the insert alone
     # does not hold the customer: lock it, and a concurrent guarded delete sees these orders.
     selection_lock(customer_ids)

@@ -21,6 +21,7 @@ from customers.models import (
 )
 from customers.services import merge as svc
 from customers.services.merge import customer_unmerge, customers_merge
+from customers.services.orders import orders_record
 from groups.models import CustomerGroup
 
 pytestmark = pytest.mark.django_db
@@ -340,3 +341,23 @@ def test_unmerge_refused_when_an_absorbed_record_was_deleted(superuser, make_cus
         customer_unmerge(actor=superuser, merge_id=result.merge.pk)
     assert codes(excinfo) == ["unmerge_absorbed_gone"]
     assert f"#{other.pk}" in excinfo.value.messages[0]
+
+
+def test_a_channel_order_for_a_merged_record_follows_it_to_the_survivor(superuser, make_customer):
+    survivor = make_customer(tags=["VIP"])
+    middle, first = make_customer(tags=["POS"]), make_customer()
+    merge(superuser, middle, first)
+    merge(superuser, survivor, middle)  # first -> middle -> survivor
+    orders_record(
+        actor="shopify",
+        orders=[
+            Order(number="#W1", customer_id=first.pk, total="9.00", source="shopify"),
+            Order(number="#W2", customer_id=survivor.pk, total="5.00", source="shopify"),
+        ],
+    )
+    assert set(Order.objects.values_list("number", "customer_id")) == {
+        ("#W1", survivor.pk),
+        ("#W2", survivor.pk),
+    }
+    # The order carries the survivor's tags, which now include the absorbed record's.
+    assert sorted(Order.objects.get(number="#W1").tags.names()) == ["POS", "VIP"]
