@@ -18,7 +18,16 @@ from customers.admin_importexport import CustomerImportExportMixin
 from customers.admin_merge import CustomerMergeAdminMixin
 from customers.admin_privacy import CustomerPrivacyAdminMixin, CustomerVersionFormMixin
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
-from customers.models import PHONE_INVALID, Address, Customer, CustomerEvent, Note, Order, Tag
+from customers.models import (
+    ADDRESS_DATA_FIELDS,
+    PHONE_INVALID,
+    Address,
+    Customer,
+    CustomerEvent,
+    Note,
+    Order,
+    Tag,
+)
 from customers.phones import (
     phone_display,
     phone_search_candidates,
@@ -115,17 +124,7 @@ class AddressInline(admin.StackedInline):
     model = Address
     formset = AddressFormSet
     extra = 0
-    fields = [
-        "is_default",
-        "company",
-        "address1",
-        "address2",
-        "city",
-        "province_code",
-        "postal_code",
-        "country_code",
-        "phone",
-    ]
+    fields = ["is_default", *ADDRESS_DATA_FIELDS]
 
 
 class NoteInline(admin.TabularInline):

@@ -13,6 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import (
+    ADDRESS_DATA_FIELDS,
     Address,
     ConsentSource,
     Customer,
@@ -48,17 +49,7 @@ SERVICE_OWNED_FIELDS = (
     "erasure_requested_by_id",
     "created_at",
 )
-AUDITED_ADDRESS_FIELDS = (
-    "is_default",
-    "company",
-    "address1",
-    "address2",
-    "city",
-    "province_code",
-    "postal_code",
-    "country_code",
-    "phone",
-)
+AUDITED_ADDRESS_FIELDS = ("is_default", *ADDRESS_DATA_FIELDS)
 
 STALE_EDIT = _(
     "%(who)s saved this customer on %(when)s (%(what)s), after you opened it. Your changes "

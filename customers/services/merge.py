@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.address_keys import squeeze
 from customers.models import (
+    ADDRESS_DATA_FIELDS,
     Address,
     Consent,
     ConsentSource,
@@ -274,14 +275,7 @@ def _plan_addresses(plan: MergePlan) -> None:
             "pk",
             "customer_id",
             "is_default",
-            "company",
-            "address1",
-            "address2",
-            "city",
-            "province_code",
-            "postal_code",
-            "country_code",
-            "phone",
+            *ADDRESS_DATA_FIELDS,
             "match_key",
         ),
         key=lambda row: (order[row["customer_id"]], row["pk"]),

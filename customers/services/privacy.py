@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.history import consent_history
 from customers.models import (
+    ADDRESS_DATA_FIELDS,
     Address,
     Channel,
     Consent,
@@ -390,19 +391,7 @@ CUSTOMER_EXPORT_FIELDS = (
     "updated_at",
     "version",
 )
-ADDRESS_EXPORT_FIELDS = (
-    "id",
-    "is_default",
-    "company",
-    "address1",
-    "address2",
-    "city",
-    "province_code",
-    "postal_code",
-    "country_code",
-    "phone",
-    "created_at",
-)
+ADDRESS_EXPORT_FIELDS = ("id", "is_default", *ADDRESS_DATA_FIELDS, "created_at")
 NOTE_EXPORT_FIELDS = ("id", "body", "author", "created_at")
 ORDER_EXPORT_FIELDS = (
     "id",
