@@ -243,6 +243,12 @@ class CustomerAdmin(
     ]
     autocomplete_fields = ["group"]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # The channel a customer came from decides what a CSV may update (IMPORT_POLICY.md):
+        # it is set when the customer is created, never edited afterwards.
+        return [*fields, "source"] if obj is not None else fields
+
     def get_changelist(self, request, **kwargs):
         return CustomerChangeList
 

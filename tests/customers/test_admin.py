@@ -294,6 +294,25 @@ def test_change_customer_records_the_diff(admin_client, make_customer):
     assert event.data["changes"]["first_name"] == ["Jose", "José"]
 
 
+def test_source_channel_cannot_be_edited_after_creation(admin_client, make_customer):
+    """Editing it would let a CSV overwrite a Shopify customer (or stop updating a CSV one)."""
+    customer = make_customer(email="pos@example.com", source="shopify")
+    url = reverse("admin:customers_customer_change", args=[customer.pk])
+    assert 'name="source"' not in admin_client.get(url).content.decode()
+    response = admin_client.post(
+        url,
+        _form_data(
+            first_name="Ana",
+            email="pos@example.com",
+            source="csv",
+            expected_version=customer.version,
+        ),
+    )
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.first_name, customer.source) == ("Ana", "shopify")
+
+
 def test_duplicate_email_is_refused_on_the_form(admin_client, make_customer):
     make_customer(email="taken@example.com")
     response = admin_client.post(ADD_URL, _form_data(email="TAKEN@example.com"))
