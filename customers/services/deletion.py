@@ -7,12 +7,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, EventKind, Order, Status
+from customers.models import (
+    Address,
+    Customer,
+    CustomerEvent,
+    CustomerMerge,
+    EventKind,
+    Note,
+    Order,
+    Status,
+    TaggedCustomer,
+)
 from customers.services.audit import Actor, events_record_bulk
 from customers.services.bulk import (
+    IdIn,
     Selection,
     customers_with_ids,
     id_batches,
@@ -82,7 +93,9 @@ def _annotated(qs: QuerySet[Customer]) -> QuerySet:
     return (
         qs.annotate(
             has_orders=Exists(Order.objects.filter(customer=OuterRef("pk"))),
-            has_absorbed=Exists(Customer.objects.filter(merged_into=OuterRef("pk"))),
+            # Customers merged into it, or a merge into it not undone (its record needs it).
+            has_absorbed=Exists(Customer.objects.filter(merged_into=OuterRef("pk")))
+            | Exists(CustomerMerge.objects.filter(survivor=OuterRef("pk"), undone_at=None)),
         )
         .order_by("pk")
         .values(*_PLAN_FIELDS)
@@ -156,9 +169,33 @@ def customers_delete(*, actor: Actor, customers: Selection) -> DeletionResult:
     )
     deleted = 0
     for batch in id_batches(plan.deletable):
-        # deletable() again in SQL: the business rule is applied by the same read everywhere.
-        _total, per_model = customers_with_ids(batch).deletable().delete()
-        deleted += per_model.get(Customer._meta.label, 0)
+        deleted += _delete_batch(batch)
     if deleted != len(plan.deletable):  # pragma: no cover - the rows are locked
         raise RuntimeError("customers changed during deletion; nothing was deleted")
     return DeletionResult(selected=len(ids), deleted=deleted, kept=plan.kept)
+
+
+# What goes with a deleted customer, per relation to it (tests check every relation is here).
+CASCADED = ((TaggedCustomer, "content_object_id"), (Address, "customer_id"), (Note, "customer_id"))
+UNLINKED = ((CustomerEvent, "customer_id"),)  # the audit trail keeps the id in customer_ref
+
+
+def _delete_batch(ids: list[int]) -> int:
+    """Delete a batch of locked customers and what belongs to them, one statement per table.
+
+    Django's collector would spend a query per related table per few hundred ids (about 200
+    queries for 10,000 customers on SQLite); the relations are few and known, so each is one
+    set-based statement. The guard is applied again in SQL (``deletable()``) by the same read
+    every path uses; orders, merged records and live merges make a customer undeletable, so
+    no PROTECT relation is left when the rows go (the database would refuse the commit).
+    """
+    ids = list(customers_with_ids(ids).deletable().values_list("pk", flat=True))
+    if not ids:
+        return 0
+    for model, column in CASCADED:
+        model.objects.filter(IdIn(F(column), ids))._raw_delete(model.objects.db)
+    for model, column in UNLINKED:
+        model.objects.filter(IdIn(F(column), ids)).update(**{column: None})
+    # A merge that was undone left its record on the survivor: it goes with the survivor.
+    CustomerMerge.objects.filter(IdIn(F("survivor_id"), ids), undone_at__isnull=False).delete()
+    return customers_with_ids(ids)._raw_delete(Customer.objects.db)

@@ -6,6 +6,8 @@ import html
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,6 +15,7 @@ from customers.models import (
     Address,
     Customer,
     CustomerEvent,
+    CustomerMerge,
     EventKind,
     Note,
     Order,
@@ -21,7 +24,14 @@ from customers.models import (
     TaggedCustomer,
 )
 from customers.services.audit import event_record
-from customers.services.deletion import DeleteBlock, customers_delete, customers_deletion_plan
+from customers.services.deletion import (
+    CASCADED,
+    UNLINKED,
+    DeleteBlock,
+    customers_delete,
+    customers_deletion_plan,
+)
+from customers.services.merge import customer_unmerge, customers_merge
 from tests.customers.bulk_helpers import (
     LIST_URL,
     confirm,
@@ -234,3 +244,55 @@ def test_an_order_recorded_during_the_delete_keeps_its_customer():
     assert result.deleted == 0
     assert [k.reasons for k in result.kept] == [[DeleteBlock.ORDERS]]
     assert Customer.objects.filter(pk=customer.pk).exists()
+
+
+def _deletable_customers(make_customer, make_address, count: int) -> list[Customer]:
+    customers = [make_customer(tags=["VIP", f"t{i % 3}"]) for i in range(count)]
+    for customer in customers:
+        make_address(customer)
+        Note.objects.create(customer=customer, body="note")
+        event_record(actor="test", customer=customer, kind=EventKind.NOTE_ADDED)
+    return customers
+
+
+def test_delete_costs_the_same_queries_for_5_or_150_customers(
+    make_customer, make_address, superuser
+):
+    counts = []
+    for size in (5, 150):
+        ids = [c.pk for c in _deletable_customers(make_customer, make_address, size)]
+        with CaptureQueriesContext(connection) as queries:
+            result = customers_delete(actor=superuser, customers=ids)
+        assert result.deleted == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert counts[1] <= 15
+    assert not Address.objects.exists() and not Note.objects.exists()
+    assert not TaggedCustomer.objects.exists()
+    assert not CustomerEvent.objects.filter(customer__isnull=False).exists()
+    assert CustomerEvent.objects.filter(kind=EventKind.NOTE_ADDED).count() == 155
+
+
+def test_every_relation_to_a_customer_is_deleted_unlinked_or_guarded():
+    """A relation added later must be handled by the deletion (or this fails)."""
+    handled = {(model, column) for model, column in (*CASCADED, *UNLINKED)}
+    guarded = {(Order, "customer_id"), (Customer, "merged_into_id"), (CustomerMerge, "survivor_id")}
+    relations = {(r.related_model, r.field.attname) for r in Customer._meta.related_objects}
+    assert relations == handled | guarded
+
+
+def test_survivor_of_an_undone_merge_can_be_deleted_but_not_of_a_live_one(make_customer, superuser):
+    survivor, absorbed = make_customer(), make_customer()
+    result = customers_merge(actor=superuser, survivor_id=survivor.pk, absorbed_ids=[absorbed.pk])
+    plan = customers_deletion_plan(customers=[survivor.pk])
+    assert [k.reasons for k in plan.kept] == [[DeleteBlock.ABSORBED]]
+    # Even when the absorbed record no longer points at it, the merge record does.
+    Customer.objects.filter(pk=absorbed.pk).update(status=Status.REDACTED, merged_into=None)
+    assert customers_deletion_plan(customers=[survivor.pk]).deletable == []
+    Customer.objects.filter(pk=absorbed.pk).update(status=Status.MERGED, merged_into=survivor)
+
+    customer_unmerge(actor=superuser, merge_id=result.merge.pk)
+    deleted = customers_delete(actor=superuser, customers=[survivor.pk, absorbed.pk])
+    assert deleted.deleted == 2
+    assert not CustomerMerge.objects.exists()
+    assert CustomerEvent.objects.filter(kind=EventKind.UNMERGED).exists()  # the trail stays
