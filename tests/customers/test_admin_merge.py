@@ -270,3 +270,17 @@ def test_duplicates_link_to_a_refused_group_names_the_reason(merger, pair):
     response = merger.get(MERGE_URL, {"ids": f"{old.pk},{pos.pk}"})
     assert response.status_code == 302 and response["Location"] == DUPLICATES_URL
     assert any("pending erasure request" in text for text in texts(response))
+
+
+def test_merge_page_refuses_more_records_than_it_can_show(merger, make_customer, monkeypatch):
+    """A select-all over a big filtered list must not try to lay out thousands of records."""
+    monkeypatch.setattr("customers.admin_merge.MERGE_PAGE_MAX", 3)
+    customers = [make_customer() for _ in range(4)]
+    response = action_post(merger, customers[:1], select_across="1", index="0")
+    assert response.status_code == 302
+    assert texts(response) == [
+        "4 customers are selected: merge at most 3 at a time, so that each record can be "
+        "checked side by side."
+    ]
+    assert not Customer.objects.filter(status="merged").exists()
+    assert action_post(merger, customers[:3]).status_code == 200  # three still fit
