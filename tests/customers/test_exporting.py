@@ -124,6 +124,26 @@ def test_export_the_selected_rows_through_the_action(exporter, make_customer):
     assert [row["Email"] for row in rows_of(download(response))] == ["chosen@example.com"]
 
 
+def test_select_all_exports_the_filtered_list_without_posting_every_id(exporter, make_customer):
+    make_customer(email="ann@example.com", first_name="Ann")
+    make_customer(email="anne@example.com", first_name="Anne")
+    make_customer(email="bob@example.com", first_name="Bob")
+    first = Customer.objects.get(email="ann@example.com")
+    page = exporter.post(
+        LIST_URL + "?q=ann",
+        {"action": "export_selected", "_selected_action": [first.pk], "select_across": "1"},
+    )
+    form = page.context["form"]
+    assert (form.initial["scope"], form.initial["filters"]) == ("filtered", "q=ann")
+    assert "ids" not in form.initial
+    response = exporter.post(
+        EXPORT_URL,
+        {"scope": "filtered", "filters": "q=ann", "columns": ["Email"], "delimiter": ","},
+    )
+    emails = sorted(row["Email"] for row in rows_of(download(response)))
+    assert emails == ["ann@example.com", "anne@example.com"]
+
+
 def test_export_refuses_an_unknown_column(exporter):
     response = exporter.post(
         EXPORT_URL, {"scope": "all", "columns": ["Password"], "delimiter": ","}
