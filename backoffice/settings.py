@@ -168,6 +168,14 @@ BACKOFFICE_IMPORT_WORKERS = (
     else None
 )
 
+# --- sales channels (issue 16) -------------------------------------------------------------
+# Minimal task set-up for the channels branch; the jobs helper's TASKS block replaces it.
+INSTALLED_APPS += ["django_tasks"]
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# A webhook event still pending after this many seconds is handed to a worker again.
+BACKOFFICE_CHANNEL_SWEEP_SECONDS = int(os.environ.get("BACKOFFICE_CHANNEL_SWEEP_SECONDS", "60"))
+# --- end of sales channels ------------------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,7 +1,7 @@
 """URL configuration: the admin is the back office."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
@@ -14,4 +14,6 @@ admin.site.site_url = None
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    # Sales channels (issue 16): Shopify webhooks and the POS sync API.
+    path("", include("customers.channels.urls")),
 ]

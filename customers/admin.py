@@ -413,3 +413,6 @@ class CustomerEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "data",
     ]
     date_hierarchy = "created_at"
+
+
+from customers import admin_channels  # noqa: E402,F401  (sales channels; moves into admin/)
