@@ -75,8 +75,8 @@ class ChannelEventAdmin(admin.ModelAdmin):
         "error",
     ]
     list_filter = ["state", "topic", "connection"]
-    search_fields = ["=webhook_id", "=customer__id"]
-    list_select_related = ["connection", "customer", "order"]
+    search_fields = ["=webhook_id", "=customer_ref"]
+    list_select_related = ["connection", "order"]
     date_hierarchy = "received_at"
     actions = ["retry"]
     readonly_fields = [
@@ -88,7 +88,7 @@ class ChannelEventAdmin(admin.ModelAdmin):
         "state",
         "error",
         "attempts",
-        "customer",
+        "customer_link",
         "order",
         "processed_at",
         "headers",
@@ -107,12 +107,12 @@ class ChannelEventAdmin(admin.ModelAdmin):
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("customers.retry_channelevent")
 
-    @admin.display(description=_("customer"), ordering="customer")
+    @admin.display(description=_("customer"), ordering="customer_ref")
     def customer_link(self, obj):
-        if obj.customer_id is None:
+        if obj.customer_ref is None:
             return "-"
-        url = reverse("admin:customers_customer_change", args=[obj.customer_id])
-        return format_html('<a href="{}">{}</a>', url, obj.customer)
+        url = reverse("admin:customers_customer_change", args=[obj.customer_ref])
+        return format_html('<a href="{}">#{}</a>', url, obj.customer_ref)
 
     @admin.action(description=_("Retry the failed events"), permissions=["retry"])
     def retry(self, request, queryset):

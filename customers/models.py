@@ -632,15 +632,16 @@ class ChannelConnection(models.Model):
 class ChannelCustomerLink(models.Model):
     """A channel's own customer id (the Shopify customer id) on one connection -> our customer.
 
-    A table rather than a column: two stores have two ids for one person, and the link is
-    dropped with the customer it points at.
+    A table rather than a column: two stores have two ids for one person. The customer is held
+    by id, not by foreign key, like the audit trail: the guarded delete removes a customer with
+    one statement per table it knows, and a link to a deleted id simply matches again.
     """
 
     connection = models.ForeignKey(
         ChannelConnection, on_delete=models.CASCADE, related_name="customer_links"
     )
     external_id = models.CharField(_("channel id"), max_length=64)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="channel_links")
+    customer_ref = models.BigIntegerField(_("customer id"), db_index=True)
     remote_updated_at = models.DateTimeField(_("updated in the channel"), null=True, blank=True)
 
     class Meta:
@@ -710,14 +711,8 @@ class ChannelEvent(models.Model):
     )
     error = models.TextField(_("error"), blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    customer = models.ForeignKey(
-        Customer,
-        verbose_name=_("customer"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    # By id, like the audit trail: the event outlives a deleted customer.
+    customer_ref = models.BigIntegerField(_("customer id"), null=True, blank=True, db_index=True)
     order = models.ForeignKey(
         Order,
         verbose_name=_("order"),

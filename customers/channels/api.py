@@ -14,6 +14,7 @@ from typing import Literal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema
+from ninja import Status as Reply
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 from pydantic import field_validator, model_validator
@@ -222,19 +223,22 @@ def customer_lookup(request, email: str = "", phone: str = ""):
     email = email.strip().lower()
     e164 = phone_to_e164(phone) if phone.strip() else ""
     if not email and not e164:
-        return 400, {"detail": "give email or a valid phone"}
+        return Reply(400, {"detail": "give email or a valid phone"})
     by_email, by_phone = customers_find_by_keys(
         emails=[email] if email else [], phones=[e164] if e164 else []
     )
     customer = by_email.get(email) or by_phone.get(e164)
     if customer is None or customer.status == Status.REDACTED:
-        return 404, {"detail": "not found"}
-    return 200, {
-        "id": customer.pk,
-        "first_name": customer.first_name,
-        "last_name": customer.last_name,
-        "email": customer.email,
-        "phone": customer.phone,
-        "status": customer.status,
-        "tags": sorted(customer.tags.names(), key=str.lower),
-    }
+        return Reply(404, {"detail": "not found"})
+    return Reply(
+        200,
+        {
+            "id": customer.pk,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "status": customer.status,
+            "tags": sorted(customer.tags.names(), key=str.lower),
+        },
+    )

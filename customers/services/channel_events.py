@@ -153,7 +153,8 @@ def channel_event_process(*, event_id: int) -> str | None:
         try:
             with transaction.atomic():
                 event.state, result = _apply(event, actor)
-            event.customer, event.order = result.customer, result.order
+            event.customer_ref = result.customer.pk if result.customer else None
+            event.order = result.order
         except ValidationError as exc:
             event.state, event.error = State.FAILED, "; ".join(exc.messages)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -208,8 +208,8 @@ def _linked_customer(link: ChannelCustomerLink | None) -> Customer | None:
     """The live customer a link points at (a merged one's survivor), or None to match again."""
     if link is None:
         return None
-    customer = link.customer
-    if customer.status == Status.MERGED:
+    customer = Customer.objects.filter(pk=link.customer_ref).first()
+    if customer is not None and customer.status == Status.MERGED:
         customer = customers_survivors(ids=[customer.pk]).get(customer.pk)
     if customer is None or customer.status != Status.ACTIVE:
         return None
@@ -378,7 +378,9 @@ def _customer_resolve(
         _lock_link(ChannelCustomerLink, connection, data.external_id) if data.external_id else None
     )
     if update and link is not None and _is_stale(link.remote_updated_at, data.updated_at):
-        return SyncResult(customer=link.customer, stale=True)
+        return SyncResult(
+            customer=Customer.objects.filter(pk=link.customer_ref).first(), stale=True
+        )
     customer = _linked_customer(link) or _live_match(data)
     result = SyncResult()
     if customer is None:
@@ -393,7 +395,7 @@ def _customer_resolve(
         return result
     if link is None:
         link = ChannelCustomerLink(connection=connection, external_id=data.external_id)
-    link.customer = customer
+    link.customer_ref = customer.pk
     if update or link.pk is None:
         link.remote_updated_at = max(
             filter(None, (link.remote_updated_at, data.updated_at)), default=None
@@ -478,8 +480,10 @@ def channel_customer_unlink(
     link = _lock_link(ChannelCustomerLink, connection, external_id)
     if link is None:
         return None
-    customer = link.customer
+    customer = Customer.objects.filter(pk=link.customer_ref).first()
     link.delete()
+    if customer is None:
+        return None
     event_record(
         actor=actor,
         customer=customer,
@@ -497,7 +501,7 @@ def channel_customers_for(*, connection: ChannelConnection, ids=(), emails=(), e
     links = ChannelCustomerLink.objects.filter(connection=connection)
     if not everyone:
         links = links.filter(external_id__in=[i for i in ids if i])
-    condition = Q(pk__in=links.values("customer_id"))
+    condition = Q(pk__in=links.values("customer_ref"))
     if emails and not everyone:
         condition |= Q(email__in=list(emails))
     return Customer.objects.filter(condition).exclude(status=Status.REDACTED)
