@@ -19,6 +19,7 @@ from django.utils import timezone
 from customers.channels import shopify
 from customers.models import (
     ChannelConnection,
+    ChannelCustomerLink,
     ChannelEvent,
     ChannelEventState,
     Customer,
@@ -189,3 +190,19 @@ def channel_events_stuck(*, older_than: float | None = None) -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+REDACTED_BODY = "{}"
+
+
+@transaction.atomic
+def channel_data_erase(*, actor, customer_ids) -> int:
+    """Erase what the channels left about these customers: raw deliveries and channel ids.
+
+    For the erasure service to call beside its own redaction (its REDACTED event records the
+    erasure; ``actor`` is the same). The inbox rows stay, with their topic and state, so the
+    channel events page still accounts for every delivery. Returns the events emptied.
+    """
+    ids = list(customer_ids)
+    ChannelCustomerLink.objects.filter(customer_ref__in=ids).delete()
+    return ChannelEvent.objects.filter(customer_ref__in=ids).update(body=REDACTED_BODY, headers={})

@@ -309,3 +309,25 @@ def test_the_sweeper_finds_events_left_pending(shop, settings):
     assert channel_events_sweep_task.enqueue().return_value == 1
     assert ChannelEvent.objects.get().state == "done"
     assert Customer.objects.count() == 1
+
+
+def test_erasing_a_customer_empties_its_deliveries_and_channel_ids(shop, deliver):
+    from customers.services.channel_events import channel_data_erase
+
+    deliver(shop, "customers/create", payload("customers_create"))
+    customer = Customer.objects.get()
+    assert channel_data_erase(actor="test", customer_ids=[customer.pk]) == 1
+    event = ChannelEvent.objects.get()
+    assert (event.body, event.headers, event.state) == ("{}", {}, "done")
+    assert not ChannelCustomerLink.objects.exists()
+
+
+def test_the_history_page_reads_the_channel_events(admin_client, shop, deliver):
+    deliver(shop, "customers/create", payload("customers_create"))
+    deliver(shop, "customers/update", payload("customers_update"))
+    deliver(shop, "customers/delete", payload("customers_delete"))
+    customer = Customer.objects.get()
+    page = admin_client.get(f"/admin/customers/customer/{customer.pk}/history/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Main store" in text and "Robert" in text and "Newsletter" in text
