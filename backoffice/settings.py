@@ -171,7 +171,13 @@ BACKOFFICE_IMPORT_WORKERS = (
 # --- sales channels (issue 16) -------------------------------------------------------------
 # Minimal task set-up for the channels branch; the jobs helper's TASKS block replaces it.
 INSTALLED_APPS += ["django_tasks"]
-TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "BACKOFFICE_TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend"
+        )
+    }
+}
 # A webhook event still pending after this many seconds is handed to a worker again.
 BACKOFFICE_CHANNEL_SWEEP_SECONDS = int(os.environ.get("BACKOFFICE_CHANNEL_SWEEP_SECONDS", "60"))
 # --- end of sales channels ------------------------------------------------------------------

@@ -50,9 +50,7 @@ def channel_event_store(
 
     No actor: nothing about a customer changes here, only the raw delivery is kept.
     """
-    existing = ChannelEvent.objects.filter(connection=connection, webhook_id=webhook_id).first()
-    if existing is not None:
-        return StoreResult(event=existing, created=False)
+    # Insert first and let the unique constraint catch a retry: one statement on the hot path.
     try:
         with transaction.atomic():
             event = ChannelEvent.objects.create(
@@ -64,7 +62,7 @@ def channel_event_store(
                 headers=headers,
             )
     except IntegrityError:
-        # The same delivery, retried while the first one was being stored.
+        # A retried delivery (Shopify resends until it gets a 200).
         event = ChannelEvent.objects.get(connection=connection, webhook_id=webhook_id)
         return StoreResult(event=event, created=False)
     return StoreResult(event=event, created=True)
