@@ -65,9 +65,7 @@ def page_form(response) -> tuple[str, dict[str, list[str]]]:
     parser = _Forms()
     parser.feed(response.content.decode())
     forms = [
-        (action, fields)
-        for action, fields in parser.forms
-        if not action.endswith(SKIPPED_ACTIONS)
+        (action, fields) for action, fields in parser.forms if not action.endswith(SKIPPED_ACTIONS)
     ]
     assert len(forms) == 1, [action for action, _fields in forms]
     action, fields = forms[0]

@@ -101,7 +101,9 @@ CASES = {
         outcome=lambda response, mails: names(Customer.objects.filter(group=None)),
         setup=_group_all,
     ),
-    "archive": Case(outcome=lambda response, mails: names(Customer.objects.filter(status=Status.ARCHIVED))),
+    "archive": Case(
+        outcome=lambda response, mails: names(Customer.objects.filter(status=Status.ARCHIVED))
+    ),
     "unarchive": Case(
         outcome=lambda response, mails: names(Customer.objects.filter(status=Status.ACTIVE)),
         setup=_archive_all,
@@ -117,7 +119,9 @@ CASES = {
     "merge_selected": Case(outcome=merged_names, button="_confirm"),
     "export_selected": Case(outcome=exported_names, follow=False),
     "request_erasure": Case(
-        outcome=lambda response, mails: names(Customer.objects.filter(erasure_requested_at__isnull=False))
+        outcome=lambda response, mails: names(
+            Customer.objects.filter(erasure_requested_at__isnull=False)
+        )
     ),
     "cancel_erasure": Case(
         outcome=lambda response, mails: names(Customer.objects.filter(erasure_requested_at=None)),
@@ -160,9 +164,7 @@ def test_each_confirmation_page_posts_back_its_selection(
     if action != "export_selected":  # its outcome is the download, not data
         assert case.outcome(page, mailoutbox) == set(), "acted before the confirmation"
     with django_capture_on_commit_callbacks(execute=True):
-        response = submit(
-            clerk, page, button=case.button, follow=case.follow, **case.typed()
-        )
+        response = submit(clerk, page, button=case.button, follow=case.follow, **case.typed())
     assert response.status_code == 200, response
     assert case.outcome(response, mailoutbox) == expected
 
@@ -181,6 +183,4 @@ def test_erasure_select_all_posts_the_filters_not_every_id(clerk, people):
         "post": ["yes"],
     }
     response = submit(clerk, page)
-    assert [str(m) for m in response.context["messages"]] == [
-        "Erasure requested for 3 customers."
-    ]
+    assert [str(m) for m in response.context["messages"]] == ["Erasure requested for 3 customers."]
