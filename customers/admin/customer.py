@@ -88,6 +88,8 @@ class NoteInline(admin.TabularInline):
 
 
 class CustomerAdmin(admin.ModelAdmin):
+    """The customer list, change page and every page they lead to, wired in one place."""
+
     change_form_template = "admin/customers/customer/change_form.html"
     form = CustomerAdminForm
     actions = [*BULK_ACTIONS, merge_selected, export_selected, request_erasure, cancel_erasure]
