@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from customers.duplicates import customers_with_possible_duplicates
 from customers.models import Status, Tag
 
 
@@ -85,4 +86,19 @@ class ErasureRequestedFilter(admin.SimpleListFilter):
             return queryset.filter(erasure_requested_at__isnull=False)
         if self.value() == "no":
             return queryset.filter(erasure_requested_at__isnull=True)
+        return queryset
+
+
+class PossibleDuplicatesFilter(admin.SimpleListFilter):
+    """Customers who share an email, a phone or a postal address with another listed customer."""
+
+    title = _("possible duplicates")
+    parameter_name = "duplicates"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Has possible duplicates"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return customers_with_possible_duplicates(queryset)
         return queryset
