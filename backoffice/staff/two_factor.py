@@ -39,6 +39,9 @@ SENSITIVE_PERMISSIONS = frozenset(
 APP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery code"
 WRONG_CODE = _("This code is not valid. Enter the current six-digit code from your app.")
+TOO_MANY_CODES = _(
+    "Too many wrong codes in a row: wait a few seconds, then enter the current code."
+)
 
 # What a signed-in staff user must do before any other page.
 STEP_VERIFY = "verify"
@@ -70,6 +73,11 @@ def two_factor_step(user) -> str | None:
     return STEP_SETUP if user_requires_two_factor(user) else None
 
 
+def codes_throttled(user) -> bool:
+    """Tell whether a code tried now would be refused unread, too soon after wrong ones."""
+    return any(not device.verify_is_allowed()[0] for device in devices_for_user(user))
+
+
 def totp_device_pending(*, user: AbstractBaseUser) -> TOTPDevice:
     """Return the user's unconfirmed app device (made if missing): its secret is shown."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
@@ -96,14 +104,21 @@ def totp_device_confirm(*, actor: AbstractBaseUser, device: TOTPDevice, token: s
     """Confirm the actor's pending app device with a code it shows, retiring recovery codes."""
     if device.user_id != actor.pk or device.confirmed:
         raise ValidationError(WRONG_CODE, code="wrong_device")
+    refused = None
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
-        if not device.verify_token(token.strip()):
-            raise ValidationError(WRONG_CODE, code="wrong_code")
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
-        TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
-        StaticDevice.objects.filter(user=actor).delete()
+        if not device.verify_is_allowed()[0]:
+            refused = ValidationError(TOO_MANY_CODES, code="throttled")
+        elif device.verify_token(token.strip()):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
+            StaticDevice.objects.filter(user=actor).delete()
+        else:
+            refused = ValidationError(WRONG_CODE, code="wrong_code")
+    # Raised after the commit: the failure count django-otp's throttling keeps must stay.
+    if refused is not None:
+        raise refused
     logger.warning("Two-factor app enrolled for staff user %s", actor.get_username())
     return Enrolment(device=device)
 

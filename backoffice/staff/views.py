@@ -19,7 +19,9 @@ from django_otp import devices_for_user
 from backoffice.staff.forms import TokenForm
 from backoffice.staff.two_factor import (
     STEP_VERIFY,
+    TOO_MANY_CODES,
     WRONG_CODE,
+    codes_throttled,
     totp_device_confirm,
     totp_device_pending,
     totp_qr_svg,
@@ -86,16 +88,25 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(_next_url(request))
     form = TokenForm(request.POST or None)
     if form.is_valid():
-        token = form.cleaned_data["token"]
-        for device in devices_for_user(request.user, confirmed=True):
-            # One device at a time, each in its own transaction: django-otp's throttling holds.
-            if django_otp.verify_token(request.user, device.persistent_id, token):
-                django_otp.login(request, device)
-                return HttpResponseRedirect(_next_url(request))
-        form.add_error("token", WRONG_CODE)
+        if codes_throttled(request.user):
+            form.add_error("token", TOO_MANY_CODES)
+        elif device := _device_accepting(request.user, form.cleaned_data["token"]):
+            django_otp.login(request, device)
+            return HttpResponseRedirect(_next_url(request))
+        else:
+            form.add_error("token", WRONG_CODE)
     return _render(
         request, "admin/two_factor/verify.html", title=_("Two-factor sign-in"), form=form
     )
+
+
+def _device_accepting(user, token: str):
+    """Return the user's confirmed device that accepts ``token``, or None."""
+    for device in devices_for_user(user, confirmed=True):
+        # One device at a time, each in its own transaction: django-otp's throttling holds.
+        if django_otp.verify_token(user, device.persistent_id, token):
+            return device
+    return None
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
