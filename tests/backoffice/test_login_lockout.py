@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db.models import F
 from django.urls import reverse
 
 from tests.backoffice.helpers import password_login, signed_in_user_id
@@ -72,3 +75,49 @@ def test_a_clerk_cannot_see_or_lift_lockouts(client, make_staff):
     response = client.get(reverse("admin:axes_accessattempt_changelist"))
 
     assert response.status_code == 403
+
+
+def test_the_lockout_ends_after_the_cool_off(client, clerk):
+    for attempt in range(5):
+        password_login(client, "clerk", f"guess-{attempt}", **ATTACKER)
+    assert password_login(client, "clerk", "correct horse battery", **ATTACKER).status_code == 429
+    # An hour and a minute pass.
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - timedelta(hours=1, minutes=1))
+
+    response = password_login(client, "clerk", "correct horse battery", **ATTACKER)
+
+    assert response.status_code == 302
+    assert signed_in_user_id(client) == str(clerk.pk)
+
+
+def test_behind_a_proxy_the_address_the_proxy_saw_counts(client, clerk, settings):
+    settings.BACKOFFICE_PROXY_COUNT = 1
+    for attempt in range(5):
+        # The attacker writes a new address of their own each time; our proxy appends the real one.
+        forwarded = f"198.51.100.{attempt}, 203.0.113.7"
+        password_login(
+            client,
+            "clerk",
+            f"guess-{attempt}",
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    response = password_login(
+        client,
+        "clerk",
+        "correct horse battery",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="198.51.100.99, 203.0.113.7",
+    )
+    assert response.status_code == 429
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.7"
+    # A colleague behind the same proxy, from the shop's address, is not locked out.
+    response = password_login(
+        client,
+        "clerk",
+        "correct horse battery",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="192.0.2.10",
+    )
+    assert response.status_code == 302
