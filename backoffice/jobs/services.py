@@ -23,7 +23,7 @@ WORKER_LOST = gettext_lazy(
 
 
 def job_start(
-    *, actor, kind: str, params: dict, total: int | None = None, dedupe_key: str = ""
+    *, actor, kind: str, params: dict, total: int | None = None, dedupe_key: str | None = None
 ) -> Job:
     """Create a queued job and enqueue its run once the transaction commits.
 

@@ -7,12 +7,16 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
+from backoffice.jobs import progress as progress_module
 from backoffice.jobs import services
 from backoffice.jobs.models import Job, JobState
-from backoffice.jobs.registry import get_job_kind, kind_label
+from backoffice.jobs.progress import Progress
+from backoffice.jobs.registry import JobCancelled, get_job_kind, kind_label
 from backoffice.jobs.services import job_cancel, job_start, jobs_reap_stale
 from backoffice.jobs.tasks import UNEXPECTED_ERROR
 from tests.jobs.kinds import COUNT
@@ -183,3 +187,27 @@ def test_kinds_are_registered_with_translatable_labels():
     with translation.override("fr"):
         assert kind_label(COUNT) == "Tâches en arrière-plan"
     assert kind_label("tests.unknown") == "tests.unknown"
+
+
+def test_progress_writes_the_heartbeat_at_most_once_a_second(staff, make_job, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+    job = make_job(staff(), state="running")
+    progress = Progress(job)
+    with CaptureQueriesContext(connection) as quick:
+        for done in range(1, 501):
+            progress(done, total=500)
+    assert len(quick) == 0 and progress.done == 500
+    clock[0] += 1.0
+    with CaptureQueriesContext(connection) as after_a_second:
+        progress(501, message="Writing")
+    assert len(after_a_second) == 2  # the progress write and the cancel check
+    job.refresh_from_db()
+    assert (job.done, job.total, job.message) == (501, 500, "Writing")
+    assert job.heartbeat_at is not None
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    progress(502)  # within the second: not seen yet
+    clock[0] += 1.5
+    with pytest.raises(JobCancelled):
+        progress(503)
+    assert progress.cancelled is True
