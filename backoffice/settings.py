@@ -4,7 +4,9 @@ Every deploy knob comes from the environment; the defaults are safe for a develo
 (SQLite file, debug on, console email) and refuse to start a production deploy without a secret.
 """
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -204,6 +206,31 @@ BACKOFFICE_IMPORT_WORKERS = (
     if os.environ.get("BACKOFFICE_IMPORT_WORKERS")
     else None
 )
+
+# --- Background jobs (backoffice/jobs): django-tasks with its database queue, no broker. ---
+# backoffice.jobs comes before django_tasks_db so that its `db_worker` (which reaps dead workers'
+# jobs) replaces the package's.
+INSTALLED_APPS += ["backoffice.jobs", "django_tasks", "django_tasks_db"]
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("BACKOFFICE_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+# Seconds without a heartbeat after which a running job counts as dead (its worker killed).
+BACKOFFICE_JOB_HEARTBEAT_TIMEOUT = int(os.environ.get("BACKOFFICE_JOB_HEARTBEAT_TIMEOUT", "60"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The test database is a file, not memory, so a real worker process can share it; it lives in
+    # the temporary directory, one per checkout.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get(
+            "BACKOFFICE_TEST_SQLITE",
+            os.path.join(
+                tempfile.gettempdir(),
+                f"backoffice-test-{hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:12]}.sqlite3",
+            ),
+        )
+    }
+# --- end of background jobs ---
 
 LOGGING = {
     "version": 1,
