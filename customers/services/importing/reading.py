@@ -198,6 +198,7 @@ def _pooled(raw: Iterator[RawBatch], spec: Spec, workers: int) -> Iterator[Batch
     """Normalise in a pool of forked processes, yielding the batches in file order."""
     in_flight: collections.deque = collections.deque()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    finished = False
     try:
         for start, batch in raw:
             in_flight.append((start, pool.submit(rows_normalise, start, batch, spec), batch))
@@ -205,12 +206,22 @@ def _pooled(raw: Iterator[RawBatch], spec: Spec, workers: int) -> Iterator[Batch
                 yield _awaited(*in_flight.popleft())
         while in_flight:
             yield _awaited(*in_flight.popleft())
+        finished = True
     except BrokenProcessPool as exc:  # raised by submit() once a worker has died
         record = in_flight[0][0] if in_flight else 1
         raise ImportFileError(WORKER_LOST, code="worker_lost", params={"record": record}) from exc
     finally:
-        # Never wait for the queued work of an import that stopped (an error, a dead worker).
+        if not finished:
+            # An import that stopped (an error, a dead or silent worker) waits for no worker.
+            _pool_kill(pool)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_kill(pool: ProcessPoolExecutor) -> None:
+    # The executor has no public way to stop a worker that is stuck; its process table is it.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.kill()
 
 
 def _awaited(start: int, future, batch: list[list[str]]) -> Batch:
