@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 
 from customers.selectors import matching_strategy
@@ -270,35 +270,54 @@ def _apply_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -
 
 
 def _apply_in_one_transaction(batches, run: Run, file: TextFile, report, progress) -> None:
-    """Validate the whole file, lock what it matches in primary-key order, then apply it.
+    """Apply the whole file in one transaction, locking what it matches in primary-key order.
 
-    The first half of the progress is reading and validating, the second applying.
+    With row locks (PostgreSQL) the file is validated first, into a spool, so that every
+    customer it matches is locked before the first write: locking batch by batch would lock
+    in file order. The first half of the progress is then reading, the second applying.
+    SQLite's IMMEDIATE transaction excludes every other writer: it applies while reading.
     """
-    spool = Spool()
-    emails: set[str] = set()
-    phones: set[str] = set()
+    spool = Spool() if connection.features.has_select_for_update else None
     try:
+        if spool is not None:
+            emails, phones = _spool_fill(spool, batches, run, file, progress)
+            staged = iter(spool)
+        else:
+            staged = ((batch, None) for batch in batches)
         seen_rows = False
-        for batch in batches:
-            seen_rows = seen_rows or _has_rows(batch)
-            batch_emails, batch_phones = batch_keys(batch, run.strategy)
-            emails |= batch_emails
-            phones |= batch_phones
-            spool.add(batch, file.position)
-            progress(file.position // 2)
-        if not seen_rows:
-            raise ImportFileError(FILE_NO_ROWS, code="no_rows")
         with transaction.atomic():
             imports_serialise()
-            customers_lock_all(emails=emails, phones=phones, run=run)
-            for batch, position in spool:
+            if spool is not None:
+                customers_lock_all(emails=emails, phones=phones, run=run)
+            for batch, position in staged:
+                seen_rows = seen_rows or _has_rows(batch)
                 batch_apply(batch, run, report)
-                progress((file.size + position) // 2)
+                progress(file.position if position is None else (file.size + position) // 2)
+            if not seen_rows:
+                raise ImportFileError(FILE_NO_ROWS, code="no_rows")
             run.result.committed = not run.result.dry_run and not run.result.errors
             if not run.result.committed:
                 transaction.set_rollback(True)
     finally:
-        spool.close()
+        if spool is not None:
+            spool.close()
+
+
+def _spool_fill(spool: Spool, batches, run: Run, file: TextFile, progress):
+    """Validate every batch into the spool; return the emails and phones they will look up."""
+    emails: set[str] = set()
+    phones: set[str] = set()
+    seen_rows = False
+    for batch in batches:
+        seen_rows = seen_rows or _has_rows(batch)
+        batch_emails, batch_phones = batch_keys(batch, run.strategy)
+        emails |= batch_emails
+        phones |= batch_phones
+        spool.add(batch, file.position)
+        progress(file.position // 2)
+    if not seen_rows:
+        raise ImportFileError(FILE_NO_ROWS, code="no_rows")
+    return emails, phones
 
 
 def _has_rows(batch: Batch) -> bool:
