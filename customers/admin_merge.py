@@ -1,6 +1,6 @@
 """Admin for duplicates: the "Possible duplicates" page, the merge page and undoing a merge.
 
-Thin adapters: the reads are in ``customers.duplicates``, the writes in
+Thin adapters: the reads are in ``customers.selectors.duplicates``, the writes in
 ``customers.services.merge``. Everything here needs the ``merge_customer`` permission, except
 reading a customer's merge history (``view_customer``).
 """
@@ -19,18 +19,18 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from customers.duplicates import (
+from customers.models import Customer, CustomerMerge, Status
+from customers.phones import phone_display
+from customers.selectors.duplicates import (
     ADDRESS,
     EMAIL,
     PHONE,
     REASONS,
-    customer_survivor,
     customers_with_possible_duplicates,
     duplicate_groups,
     duplicate_groups_with_customers,
 )
-from customers.models import Customer, CustomerMerge, Status
-from customers.phones import phone_display
+from customers.selectors.matching import customer_survivor
 from customers.services.merge import (
     MERGE_FIELDS,
     MERGE_NEEDS_TWO,

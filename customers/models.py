@@ -100,7 +100,27 @@ class TaggedOrder(ItemBase):
         ]
 
 
+# Records that are no longer a person of their own: folded into another, or erased.
+NOT_LIVE = ("merged", "redacted")
+
+
 class CustomerQuerySet(models.QuerySet):
+    def live(self) -> CustomerQuerySet:
+        """Customers that are a person of their own: not merged into another, not erased."""
+        return self.exclude(status__in=NOT_LIVE)
+
+    def exportable(self) -> CustomerQuerySet:
+        """Every customer an export of "all" holds: merged and erased records are no customers."""
+        return self.live()
+
+    def erasure_pending(self) -> CustomerQuerySet:
+        """Customers with an erasure request not yet carried out."""
+        return self.live().filter(erasure_requested_at__isnull=False)
+
+    def erasure_requestable(self) -> CustomerQuerySet:
+        """Customers whose erasure can be requested: live, with no request pending."""
+        return self.live().filter(erasure_requested_at__isnull=True)
+
     def active(self) -> CustomerQuerySet:
         return self.filter(status=Status.ACTIVE)
 
@@ -254,6 +274,11 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.full_name or self.email or self.phone or f"#{self.pk}"
+
+    @property
+    def erasure_is_pending(self) -> bool:
+        """The one-row form of ``Customer.objects.erasure_pending()``."""
+        return self.erasure_requested_at is not None and self.status not in NOT_LIVE
 
     @property
     def full_name(self) -> str:

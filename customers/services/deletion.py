@@ -10,6 +10,15 @@ from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from customers.audit.events import Actor, events_record_bulk
+from customers.db.bulk import (
+    IdIn,
+    Selection,
+    customers_with_ids,
+    id_batches,
+    selection_queryset,
+)
+from customers.db.locks import selection_lock
 from customers.models import (
     Address,
     Customer,
@@ -20,15 +29,6 @@ from customers.models import (
     Order,
     Status,
     TaggedCustomer,
-)
-from customers.services.audit import Actor, events_record_bulk
-from customers.services.bulk import (
-    IdIn,
-    Selection,
-    customers_with_ids,
-    id_batches,
-    selection_lock,
-    selection_queryset,
 )
 
 

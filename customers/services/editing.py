@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from customers.audit.events import Actor, event_record
+from customers.db.locks import customer_lock
 from customers.models import (
     ADDRESS_DATA_FIELDS,
     Address,
@@ -22,7 +24,6 @@ from customers.models import (
     Note,
     Status,
 )
-from customers.services.audit import Actor, event_record
 from customers.services.consent import CHANNELS, consent_apply, consent_event_data
 
 # Fields whose change the audit trail records; consent has its own event.
@@ -123,7 +124,7 @@ def customer_check_version(*, customer_id: int, expected_version: int | None) ->
     Called inside the caller's transaction (the admin's change view is one), the lock holds
     until that save commits, so no other writer slips in between the check and the save.
     """
-    stored = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
+    stored = customer_lock(customer_id=customer_id)
     if expected_version is None:
         raise ValidationError(VERSION_MISSING, code="version_missing")
     if stored.version != expected_version:
@@ -247,7 +248,7 @@ def customer_save(
                 customer_id=customer.pk, expected_version=expected_version
             )
         else:
-            stored = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+            stored = customer_lock(customer_id=customer.pk)
         if stored.status == Status.REDACTED:
             raise ValidationError(REDACTED_READ_ONLY, code="redacted")
         for name in SERVICE_OWNED_FIELDS:

@@ -13,15 +13,15 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Consent, EventKind, Status
-from customers.services.audit import Actor, events_record_same
-from customers.services.bulk import (
+from customers.audit.events import Actor, events_record_same
+from customers.db.bulk import (
     Selection,
     customers_with_ids,
     id_batches,
-    selection_lock,
     selection_queryset,
 )
+from customers.db.locks import selection_lock
+from customers.models import Consent, EventKind, Status
 
 logger = logging.getLogger(__name__)
 

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from customers.models import EventKind
-from customers.services.audit import Actor, events_record_by_data
-from customers.services.bulk import (
+from customers.audit.events import Actor, events_record_by_data
+from customers.db.bulk import (
     Selection,
     customers_with_ids,
     id_batches,
-    selection_lock,
     versions_bump,
 )
+from customers.db.locks import selection_lock
+from customers.models import EventKind
 from groups.models import CustomerGroup
 from groups.services import group_get_or_create
 

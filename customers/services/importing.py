@@ -33,6 +33,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from customers import addresses as address_rules
+from customers.audit.events import Actor, events_record_bulk
+from customers.db.bulk import ids_reserve, insert_fields, model_values, rows_insert
 from customers.models import (
     EMAIL_TAKEN,
     Address,
@@ -47,15 +49,13 @@ from customers.models import (
     TaggedCustomer,
 )
 from customers.phones import phone_to_e164, store_region
-from customers.selectors import (
+from customers.selectors.matching import (
     EMAIL_ONLY,
     PHONE_ONLY,
     customer_match_key,
     customers_find_by_keys,
     matching_strategy,
 )
-from customers.services.audit import Actor, events_record_bulk
-from customers.services.bulk import ids_reserve, insert_fields, model_values, rows_insert
 from customers.services.consent import consent_apply
 from customers.services.exporting import cell_unescape
 from groups.models import CustomerGroup

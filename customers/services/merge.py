@@ -21,6 +21,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from customers.address_keys import squeeze
+from customers.audit.events import Actor, _actor_fields, events_record_bulk
+from customers.db.locks import customers_lock, locked
 from customers.models import (
     ADDRESS_DATA_FIELDS,
     Address,
@@ -34,9 +36,7 @@ from customers.models import (
     Status,
     TaggedCustomer,
 )
-from customers.services.audit import Actor, _actor_fields, events_record_bulk
 from customers.services.consent import CHANNELS, consent_apply
-from customers.services.locks import customers_lock
 
 MERGE_NEEDS_TWO = _("Select at least two customers to merge.")
 MERGE_NOT_FOUND = _("A selected customer no longer exists. Reload the list and select again.")
@@ -594,7 +594,7 @@ def customer_unmerge(
     merge = CustomerMerge.objects.get(pk=merge_id)
     ids = [merge.survivor_id, *merge.absorbed_ids]
     customers_lock(ids=ids)
-    merge = CustomerMerge.objects.select_for_update().get(pk=merge_id)
+    merge = locked(CustomerMerge.objects.filter(pk=merge_id)).get()
     survivor = Customer.objects.get(pk=merge.survivor_id)
     if expected_version is not None and survivor.version != expected_version:
         raise ValidationError(UNMERGE_STALE, code="unmerge_stale")

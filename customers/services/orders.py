@@ -6,9 +6,9 @@ from collections import defaultdict
 
 from django.db import transaction
 
+from customers.db.locks import selection_lock
 from customers.models import Order, TaggedCustomer, TaggedOrder
-from customers.selectors import customers_survivors
-from customers.services.bulk import selection_lock
+from customers.selectors.matching import customers_survivors
 
 BATCH_SIZE = 2000
 

@@ -20,7 +20,8 @@ from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customers.history import consent_history
+from customers.audit.events import Actor, event_record, events_record_bulk
+from customers.db.locks import customer_lock, customers_lock, locked
 from customers.models import (
     ADDRESS_DATA_FIELDS,
     Address,
@@ -35,8 +36,7 @@ from customers.models import (
     Status,
     TaggedCustomer,
 )
-from customers.services.audit import Actor, event_record, events_record_bulk
-from customers.services.locks import customers_lock
+from customers.selectors.audit import consent_history
 
 ERASURE_NOT_POSSIBLE = _(
     "%(customer)s cannot be erased: it has been merged into another customer or already erased."
@@ -90,13 +90,6 @@ SAFE_AUDIT_STRINGS = frozenset(
 
 
 # --- reads -------------------------------------------------------------------------------
-
-
-def erasure_pending() -> QuerySet[Customer]:
-    """Customers with an erasure request not yet carried out."""
-    return Customer.objects.filter(erasure_requested_at__isnull=False).exclude(
-        status__in=[Status.MERGED, Status.REDACTED]
-    )
 
 
 def last_order_dates(customer_ids: Iterable[int]) -> dict[int, datetime.datetime]:
@@ -156,11 +149,7 @@ def _user_or_none(actor: Actor):
 def customers_request_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> RequestResult:
     """Record an erasure request on the given customers; skip merged, erased or pending ones."""
     wanted = queryset.count()
-    ids = customers_lock(
-        queryset=queryset.filter(erasure_requested_at__isnull=True).exclude(
-            status__in=[Status.MERGED, Status.REDACTED]
-        )
-    )
+    ids = customers_lock(queryset=queryset.erasure_requestable())
     now = timezone.now()
     Customer.objects.filter(pk__in=ids).update(
         erasure_requested_at=now,
@@ -181,9 +170,7 @@ def customers_request_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> 
 def customers_cancel_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> RequestResult:
     """Withdraw the pending erasure requests of the given customers."""
     wanted = queryset.count()
-    ids = customers_lock(
-        queryset=queryset.filter(erasure_requested_at__isnull=False).exclude(status=Status.REDACTED)
-    )
+    ids = customers_lock(queryset=queryset.erasure_pending())
     Customer.objects.filter(pk__in=ids).update(
         erasure_requested_at=None,
         erasure_requested_by=None,
@@ -197,7 +184,7 @@ def customers_cancel_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> R
 @transaction.atomic
 def customer_request_erasure(*, actor: Actor, customer_id: int) -> None:
     """Record an erasure request on one customer; refuse with a reason if it cannot be."""
-    customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
+    customer = customer_lock(customer_id=customer_id)
     if customer.status in (Status.MERGED, Status.REDACTED):
         raise ValidationError(
             ERASURE_NOT_POSSIBLE, code="erasure_not_possible", params={"customer": customer}
@@ -214,8 +201,8 @@ def customer_request_erasure(*, actor: Actor, customer_id: int) -> None:
 @transaction.atomic
 def customer_cancel_erasure(*, actor: Actor, customer_id: int) -> None:
     """Withdraw one customer's pending erasure request; refuse if there is none."""
-    customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
-    if customer.erasure_requested_at is None or customer.status == Status.REDACTED:
+    customer = customer_lock(customer_id=customer_id)
+    if not customer.erasure_is_pending:
         raise ValidationError(
             ERASURE_NOT_REQUESTED, code="erasure_not_requested", params={"customer": customer}
         )
@@ -278,17 +265,15 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
     """Erase the customers of ``ids`` that are still due, in one transaction; return them."""
     # Rows another run holds are skipped (it is erasing them); the conditions are re-read
     # under the lock, so a request cancelled or an order placed meanwhile is respected.
-    locked = list(
-        erasure_pending()
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .select_for_update(skip_locked=True, of=("self",))
-        .values_list("pk", "erasure_requested_at", "erasure_requested_by__username")
+    held = list(
+        locked(Customer.objects.erasure_pending().filter(pk__in=ids), skip_locked=True).values_list(
+            "pk", "erasure_requested_at", "erasure_requested_by__username"
+        )
     )
-    latest = last_order_dates(row[0] for row in locked)
+    latest = last_order_dates(row[0] for row in held)
     rows = [
         (pk, requested_at, requested_by)
-        for pk, requested_at, requested_by in locked
+        for pk, requested_at, requested_by in held
         if erasure_due_date(requested_at=requested_at, last_order=latest.get(pk)) <= now
     ]
     erased = [row[0] for row in rows]
@@ -296,10 +281,9 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
         return []
     # The records merged into them are the same person's: they go too.
     absorbed = dict(
-        Customer.objects.filter(merged_into_id__in=erased)
-        .order_by("pk")
-        .select_for_update(of=("self",))
-        .values_list("pk", "merged_into_id")
+        locked(Customer.objects.filter(merged_into_id__in=erased)).values_list(
+            "pk", "merged_into_id"
+        )
     )
     family = erased + list(absorbed)
 
@@ -344,7 +328,9 @@ def customers_process_erasure(
     """
     now = now or timezone.now()
     run = ErasureRun(dry_run=dry_run)
-    pending = list(erasure_pending().order_by("pk").values_list("pk", "erasure_requested_at"))
+    pending = list(
+        Customer.objects.erasure_pending().order_by("pk").values_list("pk", "erasure_requested_at")
+    )
     latest = last_order_dates(pk for pk, _requested in pending)
     for pk, requested_at in pending:
         due = erasure_due_date(requested_at=requested_at, last_order=latest.get(pk))

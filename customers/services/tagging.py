@@ -11,17 +11,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import EventKind, Tag, TaggedCustomer
-from customers.services.audit import Actor, events_record_by_data
-from customers.services.bulk import (
+from customers.audit.events import Actor, events_record_by_data
+from customers.db.bulk import (
     IdIn,
     Selection,
     customers_with_ids,
     id_batches,
     insert_from_select,
-    selection_lock,
     versions_bump,
 )
+from customers.db.locks import selection_lock
+from customers.models import EventKind, Tag, TaggedCustomer
 
 TAG_NAMES_EMPTY = _("Give at least one tag.")
 TAG_NAME_TOO_LONG = _("A tag name has at most %(max)d characters: “%(name)s” is too long.")

@@ -27,8 +27,8 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from customers.audit.events import events_record_bulk
     from customers.models import Customer, EventKind
-    from customers.services.audit import events_record_bulk
     from customers.services.privacy import customers_process_erasure, customers_request_erasure
 
     call_command("seed_demo", customers=args.customers, stdout=io.StringIO())

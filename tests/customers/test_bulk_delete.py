@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from customers.audit.events import event_record
 from customers.models import (
     Address,
     Customer,
@@ -23,7 +24,6 @@ from customers.models import (
     Tag,
     TaggedCustomer,
 )
-from customers.services.audit import event_record
 from customers.services.deletion import (
     CASCADED,
     UNLINKED,

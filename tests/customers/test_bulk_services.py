@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from customers.db import bulk
 from customers.models import Customer, CustomerEvent, EventKind, Status, Tag, TaggedCustomer
-from customers.services import bulk
 from customers.services.archiving import customers_archive
 from customers.services.grouping import customers_assign_group
 from customers.services.tagging import (
@@ -105,7 +105,7 @@ def test_archive_skips_merged_and_redacted(make_customer):
 def test_same_events_are_written_by_the_database_with_actor_and_time(make_customer, superuser):
     from django.utils import timezone
 
-    from customers.services.audit import events_record_same
+    from customers.audit.events import events_record_same
 
     a, b = make_customer(), make_customer()
     before = timezone.now()

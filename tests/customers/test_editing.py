@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from taggit.utils import edit_string_for_tags
 
+from customers.audit.events import event_record
 from customers.models import Address, Customer, CustomerEvent, EventKind, Note
-from customers.services.audit import event_record
 from customers.services.editing import (
     REDACTED_READ_ONLY,
     STALE_EDIT_UNKNOWN,

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from customers.audit.events import events_record_bulk
 from customers.models import (
     Address,
     Channel,
@@ -29,7 +30,6 @@ from customers.models import (
     TaggedCustomer,
     TaggedOrder,
 )
-from customers.services.audit import events_record_bulk
 from customers.services.orders import orders_record
 from groups.models import CustomerGroup
 

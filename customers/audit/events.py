@@ -11,13 +11,13 @@ from django.db import models
 from django.db.models import F, Value
 from django.utils import timezone
 
-from customers.models import Customer, CustomerEvent
-from customers.services.bulk import (
+from customers.db.bulk import (
     customers_with_ids,
     id_batches,
     insert_from_select,
     rows_insert,
 )
+from customers.models import Customer, CustomerEvent
 
 # A staff user, or a label for work done without one (a management command, cron).
 Actor = AbstractBaseUser | str | None
