@@ -19,7 +19,6 @@ from customers.admin_merge import CustomerMergeAdminMixin
 from customers.admin_privacy import CustomerPrivacyAdminMixin, CustomerVersionFormMixin
 from customers.filters import ErasureRequestedFilter, OrderCountFilter, StatusFilter, TagFilter
 from customers.models import (
-    ADDRESS_DATA_FIELDS,
     PHONE_INVALID,
     Address,
     Customer,
@@ -28,6 +27,7 @@ from customers.models import (
     Order,
     Tag,
 )
+from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import (
     phone_display,
     phone_search_candidates,
@@ -124,7 +124,7 @@ class AddressInline(admin.StackedInline):
     model = Address
     formset = AddressFormSet
     extra = 0
-    fields = ["is_default", *ADDRESS_DATA_FIELDS]
+    fields = ["is_default", *ADDRESS_PERSONAL_FIELDS]
 
 
 class NoteInline(admin.TabularInline):

@@ -303,20 +303,6 @@ class Customer(models.Model):
             raise ValidationError(EMAIL_OR_PHONE_REQUIRED, code="email_or_phone_required")
 
 
-# The fields that say where an address is; every path that reads, copies, audits or exports an
-# address's data uses this list, so a new field cannot be forgotten by one of them.
-ADDRESS_DATA_FIELDS = (
-    "company",
-    "address1",
-    "address2",
-    "city",
-    "province_code",
-    "postal_code",
-    "country_code",
-    "phone",
-)
-
-
 class Address(models.Model):
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="addresses"

@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy as _
 from customers.audit.events import Actor, event_record
 from customers.db.locks import customer_lock
 from customers.models import (
-    ADDRESS_DATA_FIELDS,
     Address,
     ConsentSource,
     Customer,
@@ -24,21 +23,17 @@ from customers.models import (
     Note,
     Status,
 )
+from customers.personal_data import (
+    ADDRESS_PERSONAL_FIELDS,
+    CUSTOMER_AUDITED_BOOKKEEPING,
+    CUSTOMER_IDENTITY_FIELDS,
+)
 from customers.services.consent import CHANNELS, consent_apply, consent_event_data
 
 # Fields whose change the audit trail records; consent has its own event.
 AUDITED_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "company",
-    "username",
-    "tax_exempt",
-    "group",
-    "source",
-    "status",
+    *CUSTOMER_IDENTITY_FIELDS,
+    *CUSTOMER_AUDITED_BOOKKEEPING,
     "has_active_subscription",
 )
 # Fields other services own (merge, erasure, archive): the change form never writes them, even
@@ -50,7 +45,7 @@ SERVICE_OWNED_FIELDS = (
     "erasure_requested_by_id",
     "created_at",
 )
-AUDITED_ADDRESS_FIELDS = ("is_default", *ADDRESS_DATA_FIELDS)
+AUDITED_ADDRESS_FIELDS = ("is_default", *ADDRESS_PERSONAL_FIELDS)
 
 STALE_EDIT = _(
     "%(who)s saved this customer on %(when)s (%(what)s), after you opened it. Your changes "

@@ -24,7 +24,6 @@ from customers.address_keys import squeeze
 from customers.audit.events import Actor, _actor_fields, events_record_bulk
 from customers.db.locks import customers_lock, locked
 from customers.models import (
-    ADDRESS_DATA_FIELDS,
     Address,
     Consent,
     ConsentSource,
@@ -35,6 +34,11 @@ from customers.models import (
     Order,
     Status,
     TaggedCustomer,
+)
+from customers.personal_data import (
+    ADDRESS_PERSONAL_FIELDS,
+    CUSTOMER_CONSENT_FIELDS,
+    CUSTOMER_IDENTITY_FIELDS,
 )
 from customers.services.consent import CHANNELS, consent_apply
 
@@ -76,28 +80,9 @@ UNMERGE_STALE = _(
 )
 
 # The fields staff choose value by value; every other field follows a rule (see customers_merge).
-MERGE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "company",
-    "username",
-    "tax_exempt",
-)
+MERGE_FIELDS = (*CUSTOMER_IDENTITY_FIELDS, "tax_exempt")
 # What a merge may change on the survivor, hence what an undo may restore.
-SNAPSHOT_FIELDS = (
-    *MERGE_FIELDS,
-    "group_id",
-    "has_active_subscription",
-    "email_consent",
-    "email_consent_updated_at",
-    "email_consent_source",
-    "sms_consent",
-    "sms_consent_updated_at",
-    "sms_consent_source",
-)
+SNAPSHOT_FIELDS = (*MERGE_FIELDS, "group_id", "has_active_subscription", *CUSTOMER_CONSENT_FIELDS)
 DATE_FIELDS = {"date_of_birth"}
 DATETIME_FIELDS = {"email_consent_updated_at", "sms_consent_updated_at"}
 # Most restrictive first: a merge never upgrades consent.
@@ -275,7 +260,7 @@ def _plan_addresses(plan: MergePlan) -> None:
             "pk",
             "customer_id",
             "is_default",
-            *ADDRESS_DATA_FIELDS,
+            *ADDRESS_PERSONAL_FIELDS,
             "match_key",
         ),
         key=lambda row: (order[row["customer_id"]], row["pk"]),

@@ -13,6 +13,33 @@ from customers.selectors.matching import customers_survivors
 BATCH_SIZE = 2000
 
 
+# A merge running between reading a chain and locking its end moves the end: read again.
+LOCK_ATTEMPTS = 5
+
+
+def _lock_survivors(orders: list[Order]) -> set[int]:
+    """Point each order at the live end of its customer's merge chain; lock those customers.
+
+    The chains are read without locks, then every customer the orders will belong to is locked
+    in one pass in primary-key order (so this cannot deadlock with a bulk action). If a merge
+    moved one of them meanwhile, the chains are read again.
+    """
+    for _attempt in range(LOCK_ATTEMPTS):
+        ids = {order.customer_id for order in orders if order.customer_id}
+        survivors = customers_survivors(ids=ids)
+        for order in orders:
+            if order.customer_id in survivors:
+                order.customer_id = survivors[order.customer_id].pk
+        ids = {order.customer_id for order in orders if order.customer_id}
+        # PostgreSQL checks foreign keys at commit (Django makes them deferred), so the insert
+        # alone does not hold the customer: lock it, and a concurrent guarded delete sees these
+        # orders.
+        selection_lock(ids)
+        if not customers_survivors(ids=ids):
+            return ids
+    return ids
+
+
 @transaction.atomic
 def orders_record(*, actor, orders: list[Order]) -> int:
     """Insert channel orders and copy each customer's current tags onto its order.
@@ -22,16 +49,7 @@ def orders_record(*, actor, orders: list[Order]) -> int:
     read of the merged customers, one insert per batch of orders, one read of the customers'
     tags and one insert of links.
     """
-    customer_ids = {order.customer_id for order in orders if order.customer_id}
-    survivors = customers_survivors(ids=customer_ids, lock=True)
-    if survivors:
-        for order in orders:
-            if order.customer_id in survivors:
-                order.customer_id = survivors[order.customer_id].pk
-        customer_ids = {order.customer_id for order in orders if order.customer_id}
-    # PostgreSQL checks foreign keys at commit (Django makes them deferred), so the insert alone
-    # does not hold the customer: lock it, and a concurrent guarded delete sees these orders.
-    selection_lock(customer_ids)
+    customer_ids = _lock_survivors(orders)
     created = Order.objects.bulk_create(orders, batch_size=BATCH_SIZE)
     tags_by_customer: dict[int, list[int]] = defaultdict(list)
     for start in range(0, len(customer_ids), BATCH_SIZE):

@@ -23,11 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from customers.audit.events import Actor, event_record, events_record_bulk
 from customers.db.locks import customer_lock, customers_lock, locked
 from customers.models import (
-    ADDRESS_DATA_FIELDS,
     Address,
-    Channel,
-    Consent,
-    ConsentSource,
     Customer,
     CustomerEvent,
     EventKind,
@@ -35,6 +31,13 @@ from customers.models import (
     Order,
     Status,
     TaggedCustomer,
+)
+from customers.personal_data import (
+    ADDRESS_DERIVED_FIELDS,
+    SAFE_PAYLOAD_STRINGS,
+    classified_fields,
+    customer_blank_values,
+    order_snapshot_scrub,
 )
 from customers.selectors.audit import consent_history
 
@@ -51,42 +54,15 @@ EVENT_BATCH_SIZE = 2000
 REDACTED = "[redacted]"
 EXPORT_FORMAT = "backoffice-personal-data/1"
 
-# What erasure blanks on the customer row; the rest (status, group, tax exemption, source
-# channel, dates, version) is the shop's own bookkeeping, not the person's data.
+# What erasure writes on the customer row: its personal fields blanked, the request closed; the
+# rest (group, tax exemption, source channel, dates, version) is the shop's own bookkeeping.
 REDACTED_VALUES = {
-    "first_name": "",
-    "last_name": "",
-    "email": "",
-    "phone": "",
-    "date_of_birth": None,
-    "company": "",
-    "username": "",
-    "email_consent": Consent.NOT_SUBSCRIBED,
-    "email_consent_updated_at": None,
-    "email_consent_source": "",
-    "sms_consent": Consent.NOT_SUBSCRIBED,
-    "sms_consent_updated_at": None,
-    "sms_consent_source": "",
+    **customer_blank_values(),
     "erasure_requested_at": None,
     "erasure_requested_by": None,
     "merged_into": None,
     "status": Status.REDACTED,
 }
-# Of an order's shipping-address snapshot only the country stays: tax reports need where goods
-# went, and a country alone identifies no one.
-SNAPSHOT_KEPT_KEYS = ("country_code",)
-# Strings in audit data that are codes of ours, not personal data: kept when scrubbing.
-SAFE_AUDIT_STRINGS = frozenset(
-    {
-        *Consent.values,
-        *ConsentSource.values,
-        *Channel.values,
-        *Status.values,
-        *EventKind.values,
-        "email",
-        "sms",
-    }
-)
 
 
 # --- reads -------------------------------------------------------------------------------
@@ -230,7 +206,7 @@ def scrub_audit_data(value):
         return [scrub_audit_data(item) for item in value]
     if value is None or isinstance(value, bool | int | float):
         return value
-    if isinstance(value, str) and value in SAFE_AUDIT_STRINGS:
+    if isinstance(value, str) and value in SAFE_PAYLOAD_STRINGS:
         return value
     return REDACTED
 
@@ -255,8 +231,7 @@ def _redact_order_snapshots(ids: list[int]) -> None:
         .only("pk", "shipping_address")
     )
     for order in orders:
-        snapshot = order.shipping_address if isinstance(order.shipping_address, dict) else {}
-        order.shipping_address = {k: snapshot[k] for k in SNAPSHOT_KEPT_KEYS if snapshot.get(k)}
+        order.shipping_address = order_snapshot_scrub(order.shipping_address)
     Order.objects.bulk_update(orders, ["shipping_address"], batch_size=EVENT_BATCH_SIZE)
 
 
@@ -347,49 +322,18 @@ def customers_process_erasure(
 
 # --- personal-data export ----------------------------------------------------------------
 
-# Every field of each model is listed here, by name: the export test compares these lists with
-# the models, so a field added later cannot be silently left out of a subject-access answer.
-CUSTOMER_EXPORT_FIELDS = (
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "company",
-    "username",
-    "email_consent",
-    "email_consent_updated_at",
-    "email_consent_source",
-    "sms_consent",
-    "sms_consent_updated_at",
-    "sms_consent_source",
-    "tax_exempt",
-    "group",
-    "tags",
-    "source",
-    "status",
-    "merged_into",
-    "has_active_subscription",
-    "erasure_requested_at",
-    "erasure_requested_by",
-    "created_at",
-    "updated_at",
-    "version",
+# Every field of each model, from the one classification (whose test compares it with the
+# models): a field added later cannot be silently left out of a subject-access answer. The
+# derived address key and the links back to the customer add nothing to the answer.
+CUSTOMER_EXPORT_FIELDS = classified_fields(Customer)
+ADDRESS_EXPORT_FIELDS = tuple(
+    name for name in classified_fields(Address) if name not in (*ADDRESS_DERIVED_FIELDS, "customer")
 )
-ADDRESS_EXPORT_FIELDS = ("id", "is_default", *ADDRESS_DATA_FIELDS, "created_at")
-NOTE_EXPORT_FIELDS = ("id", "body", "author", "created_at")
-ORDER_EXPORT_FIELDS = (
-    "id",
-    "number",
-    "placed_at",
-    "total",
-    "currency",
-    "source",
-    "shipping_address",
-    "tags",
+NOTE_EXPORT_FIELDS = tuple(name for name in classified_fields(Note) if name != "customer")
+ORDER_EXPORT_FIELDS = tuple(name for name in classified_fields(Order) if name != "customer")
+EVENT_EXPORT_FIELDS = tuple(
+    name for name in classified_fields(CustomerEvent) if name not in ("customer", "customer_ref")
 )
-EVENT_EXPORT_FIELDS = ("id", "created_at", "kind", "actor", "actor_label", "data")
 
 
 def _json_value(value):
