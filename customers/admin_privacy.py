@@ -23,8 +23,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from customers.audit.events import display_value, event_lines
 from customers.models import Address, Customer, Note, Status
-from customers.selectors.audit import consent_history, customer_events, display_value, event_lines
+from customers.selectors.audit import consent_history, customer_events
 from customers.services.editing import RelatedEdits, customer_check_version, customer_save
 from customers.services.privacy import (
     customer_cancel_erasure,

@@ -1,18 +1,15 @@
-"""Reads of the audit trail: a customer's history page, its consent history, readable events."""
+"""Reads of the audit trail: a customer's history, its consent history.
+
+How each event reads on the history page lives beside its writer, in ``customers.audit.events``.
+"""
 
 from __future__ import annotations
 
-import datetime
-import json
 from collections.abc import Iterable
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
-from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.translation import gettext as _
 
-from customers.models import Address, Consent, ConsentSource, Customer, CustomerEvent, EventKind
+from customers.models import ConsentSource, CustomerEvent, EventKind
 
 CONSENT_FIELDS = {"email_consent": "email", "sms_consent": "sms"}
 # Events that may carry consent changes inside their "changes" (imports and merges record
@@ -64,142 +61,3 @@ def consent_history(*, customer_ids: Iterable[int]) -> list[dict]:
                     }
                 )
     return history
-
-
-def _when(iso) -> str:
-    try:
-        moment = datetime.datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
-        return display_value(iso)
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-
-
-def _label(model, name: str) -> str:
-    try:
-        return str(model._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return name.replace("_", " ")
-
-
-def display_value(value) -> str:
-    if value in (None, ""):
-        return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if isinstance(value, str):
-        for choices in (Consent, ConsentSource):
-            if value in choices.values:
-                return str(choices(value).label)
-        return value
-    if isinstance(value, list):
-        return ", ".join(display_value(item) for item in value)
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _diff_lines(model, changes: dict) -> list[str]:
-    return [
-        _("%(field)s: %(old)s → %(new)s")
-        % {
-            "field": _label(model, name),
-            "old": display_value(pair[0]),
-            "new": display_value(pair[1]),
-        }
-        if isinstance(pair, list | tuple) and len(pair) == 2
-        else f"{_label(model, name)}: {display_value(pair)}"
-        for name, pair in changes.items()
-    ]
-
-
-def event_lines(event: CustomerEvent) -> list[str]:
-    """Describe what an event recorded, one readable line per change.
-
-    Events written by any path are shown: a shape this function does not know falls back to
-    one "key: value" line per item rather than failing the page.
-    """
-    try:
-        return _event_lines(event)
-    except (AttributeError, IndexError, KeyError, TypeError):
-        data = event.data if isinstance(event.data, dict) else {"data": event.data}
-        return [f"{key.replace('_', ' ')}: {display_value(value)}" for key, value in data.items()]
-
-
-def _event_lines(event: CustomerEvent) -> list[str]:
-    data = event.data if isinstance(event.data, dict) else {}
-    if event.kind == EventKind.CONSENT_CHANGED:
-        channel = _("Email marketing") if data.get("channel") == "email" else _("SMS marketing")
-        return [
-            _("%(channel)s: %(old)s → %(new)s (source: %(source)s)")
-            % {
-                "channel": channel,
-                "old": display_value(data.get("old")),
-                "new": display_value(data.get("new")),
-                "source": display_value(data.get("source")),
-            }
-        ]
-    if event.kind == EventKind.ERASURE_REQUESTED and "hold_days" in data:
-        return [_("To be erased %(days)s days after the last order.") % {"days": data["hold_days"]}]
-    if event.kind == EventKind.REDACTED:
-        if "merged_into" in data:
-            return [
-                _("Erased with customer #%(id)s, into which it was merged.")
-                % {"id": data["merged_into"]}
-            ]
-        lines = [
-            _(
-                "Requested by %(who)s on %(when)s; names, contact details, addresses, notes and "
-                "earlier values in this history erased."
-            )
-            % {
-                "who": display_value(data.get("requested_by")),
-                "when": _when(data.get("requested_at")),
-            }
-        ]
-        if data.get("merged_records"):
-            lines.append(
-                _("Merged records erased too: %(ids)s")
-                % {"ids": ", ".join(f"#{pk}" for pk in data["merged_records"])}
-            )
-        return lines
-    lines: list[str] = []
-    for key, value in data.items():
-        if key == "changes" and isinstance(value, dict):
-            lines += _diff_lines(Customer, value)
-        elif key == "tags_added":
-            lines.append(_("Tags added: %(tags)s") % {"tags": display_value(value)})
-        elif key == "tags_removed":
-            lines.append(_("Tags removed: %(tags)s") % {"tags": display_value(value)})
-        elif key == "addresses_added":
-            lines += [
-                _("Address added: %(address)s") % {"address": a.get("address")} for a in value
-            ]
-        elif key == "addresses_removed":
-            lines += [
-                _("Address removed: %(address)s") % {"address": a.get("address")} for a in value
-            ]
-        elif key == "addresses_changed":
-            for item in value:
-                lines += [
-                    _("Address %(id)s, %(change)s") % {"id": item.get("id"), "change": line}
-                    for line in _diff_lines(Address, item.get("changes") or {})
-                ]
-        elif key == "notes_changed":
-            lines += [
-                _("Note changed: %(old)s → %(new)s")
-                % {
-                    "old": display_value(n["changes"]["body"][0]),
-                    "new": display_value(n["changes"]["body"][1]),
-                }
-                for n in value
-                if isinstance(n, dict) and "changes" in n
-            ]
-        elif key == "notes_removed":
-            lines += [
-                _("Note removed: %(body)s") % {"body": display_value(n.get("body"))} for n in value
-            ]
-        elif key == "body" and event.kind == EventKind.NOTE_ADDED:
-            lines.append(display_value(value))
-        elif key == "id" and event.kind == EventKind.NOTE_ADDED:
-            continue
-        else:
-            lines.append(f"{key.replace('_', ' ')}: {display_value(value)}")
-    return lines

@@ -12,7 +12,13 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from customers.audit.events import Actor, event_record
+from customers.audit.events import (
+    Actor,
+    consent_changed_event,
+    customer_created_event,
+    customer_updated_event,
+    note_added_event,
+)
 from customers.db.locks import customer_lock
 from customers.models import (
     Address,
@@ -28,7 +34,7 @@ from customers.personal_data import (
     CUSTOMER_AUDITED_BOOKKEEPING,
     CUSTOMER_IDENTITY_FIELDS,
 )
-from customers.services.consent import CHANNELS, consent_apply, consent_event_data
+from customers.services.consent import CHANNELS, consent_apply
 
 # Fields whose change the audit trail records; consent has its own event.
 AUDITED_FIELDS = (
@@ -228,7 +234,7 @@ def customer_save(
             )
             if state != Customer._meta.get_field(f"{channel}_consent").default:
                 consent_changes.append(
-                    consent_event_data(
+                    dict(
                         channel=channel,
                         old=Customer._meta.get_field(f"{channel}_consent").default,
                         new=state,
@@ -264,7 +270,7 @@ def customer_save(
                     when=now,
                 )
                 consent_changes.append(
-                    consent_event_data(
+                    dict(
                         channel=channel,
                         old=getattr(stored, attr),
                         new=new_state,
@@ -291,30 +297,15 @@ def customer_save(
     data.update(_apply_related(customer, related, actor))
 
     if created:
-        event_record(
-            actor=actor,
-            customer=customer,
-            kind=EventKind.CREATED,
-            data={"source": customer.source, **data},
-        )
+        customer_created_event(actor=actor, customer=customer, related=data)
     else:
         if changes or consent_changes or data:
             customer.version = stored.version + 1
         customer.save()
         if changes or data:
-            event_record(
-                actor=actor,
-                customer=customer,
-                kind=EventKind.UPDATED,
-                data={"changes": changes, **data} if changes else data,
-            )
+            customer_updated_event(actor=actor, customer=customer, changes=changes, related=data)
     for consent in consent_changes:
-        event_record(actor=actor, customer=customer, kind=EventKind.CONSENT_CHANGED, data=consent)
+        consent_changed_event(actor=actor, customer=customer, **consent)
     for note in related.notes_added:
-        event_record(
-            actor=actor,
-            customer=customer,
-            kind=EventKind.NOTE_ADDED,
-            data={"id": note.pk, "body": note.body},
-        )
+        note_added_event(actor=actor, customer=customer, note=note)
     return SaveResult(customer=customer, created=created, changes=changes)

@@ -33,7 +33,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from customers import addresses as address_rules
-from customers.audit.events import Actor, events_record_bulk
+from customers.audit.events import Actor, customers_imported_events
 from customers.db.bulk import ids_reserve, insert_fields, model_values, rows_insert
 from customers.models import (
     EMAIL_TAKEN,
@@ -42,7 +42,6 @@ from customers.models import (
     Consent,
     ConsentSource,
     Customer,
-    EventKind,
     Note,
     Status,
     Tag,
@@ -1122,12 +1121,7 @@ class _Run:
                 data["changes"] = state.changes
             data_by_customer[state.customer.pk] = data
         if data_by_customer:
-            events_record_bulk(
-                actor=self.actor,
-                kind=EventKind.IMPORTED,
-                customer_ids=list(data_by_customer),
-                data_by_customer=data_by_customer,
-            )
+            customers_imported_events(actor=self.actor, data_by_customer=data_by_customer)
         for state in order:
             state.new_tags.clear()
             state.new_notes.clear()

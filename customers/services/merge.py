@@ -21,7 +21,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from customers.address_keys import squeeze
-from customers.audit.events import Actor, _actor_fields, events_record_bulk
+from customers.audit.events import (
+    Actor,
+    actor_fields,
+    customer_merged_events,
+    customer_unmerged_events,
+)
 from customers.db.locks import customers_lock, locked
 from customers.models import (
     Address,
@@ -29,7 +34,6 @@ from customers.models import (
     ConsentSource,
     Customer,
     CustomerMerge,
-    EventKind,
     Note,
     Order,
     Status,
@@ -427,29 +431,16 @@ def customers_merge(
         survivor_after=after,
         absorbed_before={str(c.pk): {"status": c.status} for c in absorbed},
         moved={str(pk): plan.moved_for(pk) for pk in absorbed_ids},
-        **_actor_fields(actor),
+        **actor_fields(actor),
     )
     summaries = {pk: plan.summary_for(pk) for pk in absorbed_ids}
-    events_record_bulk(
+    customer_merged_events(
         actor=actor,
-        kind=EventKind.MERGED,
-        customer_ids=[survivor.pk],
-        data={
-            "merge": merge.pk,
-            "absorbed": absorbed_ids,
-            "moved": {str(pk): summary for pk, summary in summaries.items()},
-            "tags_added": plan.tag_names_added,
-            "changes": changes,
-        },
-    )
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.ABSORBED,
-        customer_ids=absorbed_ids,
-        data_by_customer={
-            pk: {"merge": merge.pk, "merged_into": survivor.pk, "moved": summaries[pk]}
-            for pk in absorbed_ids
-        },
+        merge_id=merge.pk,
+        survivor_id=survivor.pk,
+        summaries=summaries,
+        tags_added=plan.tag_names_added,
+        changes=changes,
     )
     return MergeResult(
         merge=merge,
@@ -654,29 +645,18 @@ def _unmerge_apply(*, actor: Actor, merge: CustomerMerge, survivor: Customer) ->
         for key in ("orders", "notes", "addresses", "tag_links")
     }
     merge.undone_at = now
-    actor_fields = _actor_fields(actor)
-    merge.undone_by = actor_fields["actor"]
-    merge.undone_by_label = actor_fields["actor_label"]
+    undone_by = actor_fields(actor)
+    merge.undone_by = undone_by["actor"]
+    merge.undone_by_label = undone_by["actor_label"]
     merge.save(update_fields=["undone_at", "undone_by", "undone_by_label"])
-    events_record_bulk(
+    customer_unmerged_events(
         actor=actor,
-        kind=EventKind.UNMERGED,
-        customer_ids=[survivor.pk],
-        data={
-            "merge": merge.pk,
-            "restored": merge.absorbed_ids,
-            "moved_back": counts,
-            "fields_restored": sorted(restored_values),
-        },
-    )
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.UNMERGED,
-        customer_ids=merge.absorbed_ids,
-        data_by_customer={
-            pk: {"merge": merge.pk, "split_from": survivor.pk, "moved_back": summaries.get(pk, {})}
-            for pk in merge.absorbed_ids
-        },
+        merge_id=merge.pk,
+        survivor_id=survivor.pk,
+        absorbed_ids=merge.absorbed_ids,
+        summaries=summaries,
+        counts=counts,
+        fields_restored=sorted(restored_values),
     )
     survivor.refresh_from_db()
     return UnmergeResult(

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from django.db import transaction
 
+from customers.audit.events import Actor, orders_recorded_events
 from customers.db.locks import selection_lock
 from customers.models import Order, TaggedCustomer, TaggedOrder
 from customers.selectors.matching import customers_survivors
@@ -41,13 +42,13 @@ def _lock_survivors(orders: list[Order]) -> set[int]:
 
 
 @transaction.atomic
-def orders_record(*, actor, orders: list[Order]) -> int:
+def orders_record(*, actor: Actor, orders: list[Order]) -> int:
     """Insert channel orders and copy each customer's current tags onto its order.
 
     The order's shipping address is a snapshot: it never changes the customer's addresses. An
     order for a customer that was merged goes to the customer it was merged into. Costs one
     read of the merged customers, one insert per batch of orders, one read of the customers'
-    tags and one insert of links.
+    tags, one insert of links and one of ORDER_RECORDED events (one per order with a customer).
     """
     customer_ids = _lock_survivors(orders)
     created = Order.objects.bulk_create(orders, batch_size=BATCH_SIZE)
@@ -64,4 +65,5 @@ def orders_record(*, actor, orders: list[Order]) -> int:
         for tag_id in tags_by_customer.get(order.customer_id, ())
     ]
     TaggedOrder.objects.bulk_create(links, batch_size=BATCH_SIZE, ignore_conflicts=True)
+    orders_recorded_events(actor=actor, orders=created)
     return len(created)

@@ -20,13 +20,18 @@ from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customers.audit.events import Actor, event_record, events_record_bulk
+from customers.audit.events import (
+    Actor,
+    customers_erasure_cancelled_events,
+    customers_erasure_requested_events,
+    customers_redacted_events,
+    personal_data_exported_event,
+)
 from customers.db.locks import customer_lock, customers_lock, locked
 from customers.models import (
     Address,
     Customer,
     CustomerEvent,
-    EventKind,
     Note,
     Order,
     Status,
@@ -133,11 +138,8 @@ def customers_request_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> 
         version=F("version") + 1,
         updated_at=now,
     )
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.ERASURE_REQUESTED,
-        customer_ids=ids,
-        data={"hold_days": settings.BACKOFFICE_ERASURE_HOLD_DAYS},
+    customers_erasure_requested_events(
+        actor=actor, customer_ids=ids, hold_days=settings.BACKOFFICE_ERASURE_HOLD_DAYS
     )
     return RequestResult(changed=len(ids), skipped=wanted - len(ids))
 
@@ -153,7 +155,7 @@ def customers_cancel_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> R
         version=F("version") + 1,
         updated_at=timezone.now(),
     )
-    events_record_bulk(actor=actor, kind=EventKind.ERASURE_CANCELLED, customer_ids=ids)
+    customers_erasure_cancelled_events(actor=actor, customer_ids=ids)
     return RequestResult(changed=len(ids), skipped=wanted - len(ids))
 
 
@@ -280,18 +282,15 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
         for pk, requested_at, requested_by in rows
     }
     data_by_customer.update({pk: {"merged_into": target} for pk, target in absorbed.items()})
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.REDACTED,
-        customer_ids=family,
-        data_by_customer=data_by_customer,
+    customers_redacted_events(
+        actor=actor, data_by_customer={pk: data_by_customer[pk] for pk in family}
     )
     return erased
 
 
 def customers_process_erasure(
     *,
-    actor: Actor = COMMAND_ACTOR,
+    actor: Actor,
     now: datetime.datetime | None = None,
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
@@ -404,7 +403,7 @@ def customer_export_personal_data(*, actor: Actor, customer_id: int) -> dict:
     Records merged into this customer are the same person's and are included in full.
     """
     customer = Customer.objects.select_related("group", "erasure_requested_by").get(pk=customer_id)
-    event_record(actor=actor, customer=customer, kind=EventKind.PERSONAL_DATA_EXPORTED)
+    personal_data_exported_event(actor=actor, customer=customer)
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": timezone.now().isoformat(),

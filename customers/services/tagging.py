@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.utils.translation import gettext_lazy as _
 
-from customers.audit.events import Actor, events_record_by_data
+from customers.audit.events import Actor, customers_tags_changed_events
 from customers.db.bulk import (
     IdIn,
     Selection,
@@ -195,10 +195,10 @@ def _finish(
         return payloads[key]
 
     versions_bump(changed_ids)
-    events_record_by_data(
+    customers_tags_changed_events(
         actor=actor,
-        kind=kind,
-        data_by_customer={pk: payload(changed[pk]) for pk in changed_ids},
+        added=kind == EventKind.TAGS_ADDED,
+        tags_by_customer={pk: payload(changed[pk]) for pk in changed_ids},
     )
     counts = Counter(tag_id for tag_ids in changed.values() for tag_id in tag_ids)
     return TagChangeResult(

@@ -105,11 +105,11 @@ def test_archive_skips_merged_and_redacted(make_customer):
 def test_same_events_are_written_by_the_database_with_actor_and_time(make_customer, superuser):
     from django.utils import timezone
 
-    from customers.audit.events import events_record_same
+    from customers.audit.events import events_write_same
 
     a, b = make_customer(), make_customer()
     before = timezone.now()
-    written = events_record_same(
+    written = events_write_same(
         actor=superuser,
         kind=EventKind.DELETED,
         customer_ids=[a.pk, b.pk],
