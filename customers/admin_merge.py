@@ -33,7 +33,9 @@ from customers.selectors.duplicates import (
 from customers.selectors.matching import customer_survivor
 from customers.services.merge import (
     MERGE_FIELDS,
+    MERGE_MAX,
     MERGE_NEEDS_TWO,
+    MERGE_TOO_MANY,
     customer_unmerge,
     customers_merge,
     merge_default_choices,
@@ -44,13 +46,6 @@ from customers.services.merge import (
 )
 
 GROUPS_PER_PAGE = 50
-# The merge page shows the records side by side: beyond this many it is unreadable (and slow to
-# build), and such a group is rarely one person (a warehouse, a parcel forwarder).
-MERGE_PAGE_MAX = 100
-MERGE_TOO_MANY = _(
-    "%(count)s customers are selected: merge at most %(max)s at a time, so that each record "
-    "can be checked side by side."
-)
 MERGE_FORM_INVALID = _("The merge form was incomplete. Reload the page and try again.")
 MERGED_REDIRECT = _("%(customer)s was merged into %(survivor)s; showing %(survivor)s.")
 
@@ -195,7 +190,7 @@ class CustomerMergeAdminMixin:
         for group in groups:
             group.merge_url = (
                 f"{merge_url}?ids={','.join(str(pk) for pk in group.ids)}"
-                if len(group.ids) <= MERGE_PAGE_MAX
+                if len(group.ids) <= MERGE_MAX
                 else ""
             )
         reasons = [(key, REASONS[key]) for key in (PHONE, ADDRESS, EMAIL)]
@@ -239,10 +234,10 @@ class CustomerMergeAdminMixin:
     def _merge_page(self, request, ids: list[int], back_url: str | None = None):
         changelist_url = reverse("admin:customers_customer_changelist")
         back_url = back_url or changelist_url
-        if len(set(ids)) > MERGE_PAGE_MAX:
+        if len(set(ids)) > MERGE_MAX:
             self.message_user(
                 request,
-                MERGE_TOO_MANY % {"count": len(set(ids)), "max": MERGE_PAGE_MAX},
+                MERGE_TOO_MANY % {"count": len(set(ids)), "max": MERGE_MAX},
                 messages.ERROR,
             )
             return None

@@ -284,12 +284,23 @@ class Customer(models.Model):
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part).strip()
 
+    def default_country_code(self) -> str:
+        """The country of the stored default address ('' if none): the phone's region."""
+        if self.pk is None:
+            return ""
+        return (
+            Address.objects.filter(customer_id=self.pk, is_default=True)
+            .values_list("country_code", flat=True)
+            .first()
+            or ""
+        )
+
     def clean(self) -> None:
-        """Normalise email and phone; require one of them."""
+        """Normalise email and phone (read in the default address's region); require one."""
         self.email = (self.email or "").strip().lower()
         raw_phone = (self.phone or "").strip()
         if raw_phone:
-            e164 = phone_to_e164(raw_phone)
+            e164 = phone_to_e164(raw_phone, self.default_country_code())
             if e164 is None:
                 raise ValidationError(
                     {

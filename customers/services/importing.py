@@ -28,7 +28,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.base import ModelState
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -47,7 +46,7 @@ from customers.models import (
     Tag,
     TaggedCustomer,
 )
-from customers.phones import phone_to_e164, store_region
+from customers.phones import phone_region, phone_to_e164, store_region
 from customers.selectors.matching import (
     EMAIL_ONLY,
     PHONE_ONLY,
@@ -57,6 +56,7 @@ from customers.selectors.matching import (
 )
 from customers.services.consent import consent_apply
 from customers.services.exporting import cell_unescape
+from customers.services.tagging import tags_create
 from groups.models import CustomerGroup
 from groups.services import group_get_or_create
 
@@ -442,7 +442,7 @@ def normalise_row(record: int, cells: list[str], spec: Spec) -> Row:
         row.address["country_code"] = country
     if "province_code" in row.address:
         row.address["province_code"] = row.address["province_code"].upper()
-    region = country or spec.region
+    region = phone_region(country_code=country or spec.region)
     for name in ("phone", "address_phone"):
         value = raw.get(name)
         if value is None:
@@ -1130,53 +1130,7 @@ class _Run:
         """Create the store's missing tags in bulk, with slugs that collide with nothing."""
         if not missing:
             return
-        limit = Tag._meta.get_field("slug").max_length - 8
-        wanted = {
-            lower: (slugify(name, allow_unicode=True) or "tag")[:limit]
-            for lower, name in missing.items()
-        }
-        taken = set(
-            Tag.objects.filter(slug__in=set(wanted.values())).values_list("slug", flat=True)
-        )
-        slugs: dict[str, str] = {}
-        clashes: dict[str, str] = {}
-        for lower, base in wanted.items():
-            if base in taken or base in slugs.values():
-                clashes[lower] = base
-            else:
-                slugs[lower] = base
-        if clashes:
-            # "VIP!" and "VIP" share the slug "vip": number the newcomers like taggit does.
-            prefixes = set(clashes.values())
-            used = (
-                set(
-                    Tag.objects.filter(slug__regex=r"_[0-9]+$")
-                    .filter(slug__in=[f"{p}_{i}" for p in prefixes for i in range(1, 50)])
-                    .values_list("slug", flat=True)
-                )
-                | set(slugs.values())
-                | taken
-            )
-            for lower, base in clashes.items():
-                i = 1
-                while f"{base}_{i}" in used:
-                    i += 1
-                slugs[lower] = f"{base}_{i}"
-                used.add(slugs[lower])
-        Tag.objects.bulk_create(
-            [Tag(name=missing[lower], slug=slug) for lower, slug in slugs.items()],
-            ignore_conflicts=True,
-        )
-        # Read back: a concurrent import may have created some of them first.
-        for pk, name in Tag.objects.filter(name__in=list(missing.values())).values_list(
-            "pk", "name"
-        ):
-            tag_index[name.lower()] = pk
-        unresolved = [name for lower, name in missing.items() if lower not in tag_index]
-        for name in unresolved:
-            tag = Tag.objects.filter(name__iexact=name).first()
-            if tag is None:
-                tag = Tag.objects.create(name=name)
+        for name, tag in tags_create(names=missing.values()).items():
             tag_index[name.lower()] = tag.pk
 
 

@@ -57,6 +57,13 @@ MERGE_REDACTED = _("%(customer)s has had their personal data erased and cannot b
 MERGE_ERASURE_PENDING = _(
     "%(customer)s has a pending erasure request and cannot be merged until it is handled."
 )
+# Staff check the records side by side: beyond this many that is unreadable (and slow to build),
+# and such a group is rarely one person (a warehouse, a parcel forwarder).
+MERGE_MAX = 100
+MERGE_TOO_MANY = _(
+    "%(count)s customers are selected: merge at most %(max)s at a time, so that each record "
+    "can be checked side by side."
+)
 MERGE_BAD_CHOICE = _("The value of %(field)s must come from one of the selected customers.")
 
 UNMERGE_ALREADY_UNDONE = _("This merge was already undone.")
@@ -374,6 +381,10 @@ def customers_merge(
     if not absorbed_ids:
         raise ValidationError(MERGE_NEEDS_TWO, code="merge_needs_two")
     ids = [survivor_id, *absorbed_ids]
+    if len(ids) > MERGE_MAX:
+        raise ValidationError(
+            MERGE_TOO_MANY, code="merge_too_many", params={"count": len(ids), "max": MERGE_MAX}
+        )
     customers_lock(ids=ids)
     by_id = Customer.objects.with_order_counts().in_bulk(ids)
     if len(by_id) != len(ids):

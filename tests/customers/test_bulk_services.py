@@ -132,3 +132,29 @@ def test_ids_written_into_sql_must_be_integers(make_customer):
     assert list(bulk.customers_with_ids([])) == []
     with pytest.raises(ValueError):
         bulk.customers_with_ids(["1) OR (1=1"])
+
+
+def test_tags_create_gives_thousands_of_clashing_names_free_slugs_in_few_queries(
+    django_assert_max_num_queries,
+):
+    from customers.services.tagging import tags_create
+
+    Tag.objects.create(name="Sale")  # slug "sale"
+    names = ["Sale!"] + [f"Sale {n}" for n in range(2000)] + ["SALE?", "sale."]
+    # Read the slugs, insert (SQLite splits 2,000 rows into a few statements), read back.
+    with django_assert_max_num_queries(12):
+        created = tags_create(names=names)
+    assert len(created) == len(names)
+    slugs = dict(Tag.objects.values_list("name", "slug"))
+    assert [slugs["Sale!"], slugs["SALE?"], slugs["sale."]] == ["sale_1", "sale_2", "sale_3"]
+    assert slugs["Sale 7"] == "sale-7"
+    assert len(set(slugs.values())) == len(slugs) == len(names) + 1
+
+
+def test_tags_create_resolves_a_name_another_writer_created_in_another_case():
+    from customers.services.tagging import tags_create
+
+    theirs = Tag.objects.create(name="vip", slug="vip-theirs")
+    created = tags_create(names=["VIP"])
+    assert created["VIP"].pk == theirs.pk
+    assert Tag.objects.count() == 1
