@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
@@ -25,6 +25,7 @@ from customers.models import (
     CustomerEvent,
     Note,
     Order,
+    Status,
     Tag,
 )
 from customers.personal_data import ADDRESS_PERSONAL_FIELDS
@@ -34,6 +35,8 @@ from customers.phones import (
     phone_search_digits,
     phone_to_e164,
 )
+from groups.admin import CustomerGroupAdmin
+from groups.models import CustomerGroup
 
 # Our Tag model replaces taggit's; its own admin would show a second, always empty tag list.
 if admin.site.is_registered(TaggitTag):
@@ -413,3 +416,27 @@ class CustomerEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "data",
     ]
     date_hierarchy = "created_at"
+
+
+class CustomerGroupWithMembersAdmin(CustomerGroupAdmin):
+    """The groups admin with what only the customers app knows: who the members are."""
+
+    list_display = [*CustomerGroupAdmin.list_display, "member_count", "members_link"]
+
+    def get_queryset(self, request):
+        # Merged records are not members any more.
+        members = Count("customers", filter=~Q(customers__status=Status.MERGED))
+        return super().get_queryset(request).annotate(member_total=members)
+
+    @admin.display(description=_("members"), ordering="member_total")
+    def member_count(self, obj):
+        return obj.member_total
+
+    @admin.display(description=_("customer list"))
+    def members_link(self, obj):
+        url = reverse("admin:customers_customer_changelist") + f"?group__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("Show members"))
+
+
+admin.site.unregister(CustomerGroup)
+admin.site.register(CustomerGroup, CustomerGroupWithMembersAdmin)
