@@ -1,4 +1,4 @@
-"""``groups`` is the lower app: it imports nothing from ``customers`` and names none of its fields."""
+"""``groups`` is the lower app: it imports nothing from ``customers``, names none of its fields."""
 
 import ast
 from pathlib import Path
