@@ -198,6 +198,68 @@ def _apply_related(customer: Customer, related: RelatedEdits, actor: Actor) -> d
     return data
 
 
+def _consent_on_create(customer: Customer, now: datetime.datetime) -> list[dict]:
+    """Stamp a new customer's consent; return the changes from the defaults to record."""
+    recorded = []
+    for channel in CHANNELS:
+        state = getattr(customer, f"{channel}_consent")
+        consent_apply(
+            customer=customer, channel=channel, state=state, source=ConsentSource.ADMIN, when=now
+        )
+        default = Customer._meta.get_field(f"{channel}_consent").default
+        if state != default:
+            recorded.append(
+                {"channel": channel, "old": default, "new": state, "source": ConsentSource.ADMIN}
+            )
+    return recorded
+
+
+def _consent_on_update(customer: Customer, stored: Customer, now: datetime.datetime) -> list[dict]:
+    """Apply the form's consent states over the stored ones; return the changes to record."""
+    recorded = []
+    for channel in CHANNELS:
+        attr = f"{channel}_consent"
+        new_state = getattr(customer, attr)
+        # Restore the stored state so consent_apply sees the real transition.
+        for suffix in ("", "_updated_at", "_source"):
+            setattr(customer, attr + suffix, getattr(stored, attr + suffix))
+        if new_state != getattr(stored, attr):
+            consent_apply(
+                customer=customer,
+                channel=channel,
+                state=new_state,
+                source=ConsentSource.ADMIN,
+                when=now,
+            )
+            recorded.append(
+                {
+                    "channel": channel,
+                    "old": getattr(stored, attr),
+                    "new": new_state,
+                    "source": ConsentSource.ADMIN,
+                }
+            )
+    return recorded
+
+
+def _tags_set(customer: Customer, tags: list[str], before: set[str], created: bool) -> dict:
+    """Replace the customer's tag set; return the audit data (compared case-insensitively)."""
+    customer.tags.set(tags)
+    after = set(customer.tags.names())
+    lower_before = {t.lower() for t in before}
+    lower_after = {t.lower() for t in after}
+    added = sorted((t for t in after if t.lower() not in lower_before), key=str.lower)
+    removed = sorted((t for t in before if t.lower() not in lower_after), key=str.lower)
+    data: dict = {}
+    if added and not created:
+        data["tags_added"] = added
+    if removed:
+        data["tags_removed"] = removed
+    if created and added:
+        data["tags"] = added
+    return data
+
+
 @transaction.atomic
 def customer_save(
     *,
@@ -221,26 +283,8 @@ def customer_save(
     related = related or RelatedEdits()
     created = customer.pk is None
     changes: dict[str, list] = {}
-    consent_changes: list[dict] = []
     if created:
-        for channel in CHANNELS:
-            state = getattr(customer, f"{channel}_consent")
-            consent_apply(
-                customer=customer,
-                channel=channel,
-                state=state,
-                source=ConsentSource.ADMIN,
-                when=now,
-            )
-            if state != Customer._meta.get_field(f"{channel}_consent").default:
-                consent_changes.append(
-                    dict(
-                        channel=channel,
-                        old=Customer._meta.get_field(f"{channel}_consent").default,
-                        new=state,
-                        source=ConsentSource.ADMIN,
-                    )
-                )
+        consent_changes = _consent_on_create(customer, now)
         customer.save()
         before_tags: set[str] = set()
     else:
@@ -255,45 +299,11 @@ def customer_save(
         for name in SERVICE_OWNED_FIELDS:
             setattr(customer, name, getattr(stored, name))
         changes = _diff(stored, customer, AUDITED_FIELDS)
-        for channel in CHANNELS:
-            attr = f"{channel}_consent"
-            new_state = getattr(customer, attr)
-            # Restore the stored state so consent_apply sees the real transition.
-            for suffix in ("", "_updated_at", "_source"):
-                setattr(customer, attr + suffix, getattr(stored, attr + suffix))
-            if new_state != getattr(stored, attr):
-                consent_apply(
-                    customer=customer,
-                    channel=channel,
-                    state=new_state,
-                    source=ConsentSource.ADMIN,
-                    when=now,
-                )
-                consent_changes.append(
-                    dict(
-                        channel=channel,
-                        old=getattr(stored, attr),
-                        new=new_state,
-                        source=ConsentSource.ADMIN,
-                    )
-                )
+        consent_changes = _consent_on_update(customer, stored, now)
         before_tags = set(stored.tags.names())
         customer.version = stored.version
 
-    data: dict = {}
-    if tags is not None:
-        customer.tags.set(tags)
-        after_tags = set(customer.tags.names())
-        lower_before = {t.lower() for t in before_tags}
-        lower_after = {t.lower() for t in after_tags}
-        added = sorted((t for t in after_tags if t.lower() not in lower_before), key=str.lower)
-        removed = sorted((t for t in before_tags if t.lower() not in lower_after), key=str.lower)
-        if added and not created:
-            data["tags_added"] = added
-        if removed:
-            data["tags_removed"] = removed
-        if created and added:
-            data["tags"] = added
+    data = _tags_set(customer, tags, before_tags, created) if tags is not None else {}
     data.update(_apply_related(customer, related, actor))
 
     if created:

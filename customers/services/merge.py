@@ -361,6 +361,49 @@ class MergeResult:
     tags_added: list[str]
 
 
+def _merge_move(*, plan: MergePlan, absorbed_ids: list[int], now: datetime.datetime) -> None:
+    """Mark the absorbed records merged and move their orders, notes, addresses and tag links."""
+    survivor_id = plan.survivor.pk
+    # The absorbed records leave the email constraint first, so the survivor may take an email.
+    Customer.objects.filter(pk__in=absorbed_ids).update(
+        status=Status.MERGED, merged_into_id=survivor_id, version=F("version") + 1, updated_at=now
+    )
+    Order.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor_id)
+    Note.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor_id)
+    cleared = [pk for pks in plan.defaults_cleared.values() for pk in pks]
+    Address.objects.filter(pk__in=cleared).update(is_default=False)
+    moved_addresses = [pk for pks in plan.addresses.values() for pk in pks]
+    Address.objects.filter(pk__in=moved_addresses).update(customer_id=survivor_id)
+    moved_links = [pk for pks in plan.tag_links.values() for pk in pks]
+    TaggedCustomer.objects.filter(pk__in=moved_links).update(content_object_id=survivor_id)
+    TaggedCustomer.objects.filter(content_object_id__in=absorbed_ids).delete()
+
+
+def _merge_survivor_update(*, survivor: Customer, plan: MergePlan, now: datetime.datetime) -> dict:
+    """Write the chosen values and the merged consent on the survivor; return its new snapshot."""
+    for name, value in plan.values.items():
+        setattr(survivor, name, value)
+    survivor.group_id = plan.group_id
+    survivor.has_active_subscription = plan.has_active_subscription
+    for channel in CHANNELS:
+        if getattr(survivor, f"{channel}_consent") != plan.consent[channel]:
+            consent_apply(
+                customer=survivor,
+                channel=channel,
+                state=plan.consent[channel],
+                source=ConsentSource.MERGE,
+                when=now,
+            )
+    after = _snapshot(survivor)
+    Customer.objects.filter(pk=survivor.pk).update(
+        **{name: getattr(survivor, name) for name in SNAPSHOT_FIELDS},
+        version=F("version") + 1,
+        updated_at=now,
+    )
+    survivor.refresh_from_db()
+    return after
+
+
 @transaction.atomic
 def customers_merge(
     *,
@@ -399,40 +442,8 @@ def customers_merge(
     changes = plan.changed_fields
     before = _snapshot(survivor)
 
-    # The absorbed records leave the email constraint first, so the survivor may take an email.
-    Customer.objects.filter(pk__in=absorbed_ids).update(
-        status=Status.MERGED, merged_into_id=survivor.pk, version=F("version") + 1, updated_at=now
-    )
-    Order.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor.pk)
-    Note.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor.pk)
-    cleared = [pk for pks in plan.defaults_cleared.values() for pk in pks]
-    Address.objects.filter(pk__in=cleared).update(is_default=False)
-    moved_addresses = [pk for pks in plan.addresses.values() for pk in pks]
-    Address.objects.filter(pk__in=moved_addresses).update(customer_id=survivor.pk)
-    moved_links = [pk for pks in plan.tag_links.values() for pk in pks]
-    TaggedCustomer.objects.filter(pk__in=moved_links).update(content_object_id=survivor.pk)
-    TaggedCustomer.objects.filter(content_object_id__in=absorbed_ids).delete()
-
-    for name, value in plan.values.items():
-        setattr(survivor, name, value)
-    survivor.group_id = plan.group_id
-    survivor.has_active_subscription = plan.has_active_subscription
-    for channel in CHANNELS:
-        if getattr(survivor, f"{channel}_consent") != plan.consent[channel]:
-            consent_apply(
-                customer=survivor,
-                channel=channel,
-                state=plan.consent[channel],
-                source=ConsentSource.MERGE,
-                when=now,
-            )
-    after = _snapshot(survivor)
-    Customer.objects.filter(pk=survivor.pk).update(
-        **{name: getattr(survivor, name) for name in SNAPSHOT_FIELDS},
-        version=F("version") + 1,
-        updated_at=now,
-    )
-    survivor.refresh_from_db()
+    _merge_move(plan=plan, absorbed_ids=absorbed_ids, now=now)
+    after = _merge_survivor_update(survivor=survivor, plan=plan, now=now)
 
     merge = CustomerMerge.objects.create(
         survivor=survivor,
