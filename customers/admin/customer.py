@@ -34,7 +34,8 @@ from customers.admin.forms import AddressFormSet, CustomerAdminForm
 from customers.admin.import_export import export_selected
 from customers.admin.merge import merge_selected
 from customers.admin.privacy import ERASURE_PENDING, cancel_erasure, request_erasure
-from customers.models import ADDRESS_DATA_FIELDS, Address, Customer, Note, Order, Status
+from customers.models import Address, Customer, Note, Order, Status
+from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import phone_display, phone_search_candidates, phone_search_digits
 from customers.services.deletion import customers_delete
 from customers.services.editing import RelatedEdits, customer_save
@@ -72,7 +73,7 @@ class AddressInline(admin.StackedInline):
     model = Address
     formset = AddressFormSet
     extra = 0
-    fields = ["is_default", *ADDRESS_DATA_FIELDS]
+    fields = ["is_default", *ADDRESS_PERSONAL_FIELDS]
 
 
 class NoteInline(admin.TabularInline):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from customers.duplicates import customers_with_possible_duplicates
 from customers.models import Status, Tag
+from customers.selectors.duplicates import customers_with_possible_duplicates
 
 
 class StatusFilter(admin.SimpleListFilter):

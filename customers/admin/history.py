@@ -13,7 +13,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from customers.admin.privacy import format_datetime
-from customers.history import consent_history, customer_events, display_value, event_lines
+from customers.audit.events import display_value, event_lines
+from customers.selectors.audit import consent_history, customer_events
 
 HISTORY_PER_PAGE = 50
 RECENT_EVENTS = 10

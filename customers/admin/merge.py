@@ -1,6 +1,6 @@
 """Admin for duplicates: the "Possible duplicates" page, the merge page and undoing a merge.
 
-Thin adapters: the reads are in ``customers.duplicates``, the writes in
+Thin adapters: the reads are in ``customers.selectors.duplicates``, the writes in
 ``customers.services.merge``. Everything here needs the ``merge_customer`` permission, except
 reading a customer's merge history (``view_customer``). The views are plain functions that
 CustomerAdmin's one ``get_urls`` and ``change_view`` wire in.
@@ -20,20 +20,22 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from customers.admin.selection import ActionSelection
-from customers.duplicates import (
+from customers.models import Customer, CustomerMerge, Status
+from customers.phones import phone_display
+from customers.selectors.duplicates import (
     ADDRESS,
     EMAIL,
     PHONE,
     REASONS,
-    customer_survivor,
     duplicate_groups,
     duplicate_groups_with_customers,
 )
-from customers.models import Customer, CustomerMerge, Status
-from customers.phones import phone_display
+from customers.selectors.matching import customer_survivor
 from customers.services.merge import (
     MERGE_FIELDS,
+    MERGE_MAX,
     MERGE_NEEDS_TWO,
+    MERGE_TOO_MANY,
     customer_unmerge,
     customers_merge,
     merge_default_choices,
@@ -44,13 +46,6 @@ from customers.services.merge import (
 )
 
 GROUPS_PER_PAGE = 50
-# The merge page shows the records side by side: beyond this many it is unreadable (and slow to
-# build), and such a group is rarely one person (a warehouse, a parcel forwarder).
-MERGE_PAGE_MAX = 100
-MERGE_TOO_MANY = _(
-    "%(count)s customers are selected: merge at most %(max)s at a time, so that each record "
-    "can be checked side by side."
-)
 MERGE_FORM_INVALID = _("The merge form was incomplete. Reload the page and try again.")
 MERGED_REDIRECT = _("%(customer)s was merged into %(survivor)s; showing %(survivor)s.")
 
@@ -140,7 +135,7 @@ def duplicates_view(modeladmin, request):
     for group in groups:
         group.merge_url = (
             f"{merge_url}?ids={','.join(str(pk) for pk in group.ids)}"
-            if len(group.ids) <= MERGE_PAGE_MAX
+            if len(group.ids) <= MERGE_MAX
             else ""
         )
     reasons = [(key, REASONS[key]) for key in (PHONE, ADDRESS, EMAIL)]
@@ -200,10 +195,10 @@ def _merge_page(
 ):
     changelist_url = reverse("admin:customers_customer_changelist")
     back_url = back_url or changelist_url
-    if len(set(ids)) > MERGE_PAGE_MAX:
+    if len(set(ids)) > MERGE_MAX:
         modeladmin.message_user(
             request,
-            MERGE_TOO_MANY % {"count": len(set(ids)), "max": MERGE_PAGE_MAX},
+            MERGE_TOO_MANY % {"count": len(set(ids)), "max": MERGE_MAX},
             messages.ERROR,
         )
         return None

@@ -19,11 +19,13 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext_lazy
+from django.utils.translation import ngettext
 
 from customers.admin.selection import TEMPLATE_DIR, confirmation_page
 from customers.models import Address, Customer, Note, Status
+from customers.personal_data import CUSTOMER_IDENTITY_FIELDS
 from customers.services.privacy import (
+    ERASURE_BLOCKS,
     customer_cancel_erasure,
     customer_export_personal_data,
     customer_request_erasure,
@@ -37,33 +39,12 @@ CONFIRMATION_SHOWN = 50
 ERASURE_PENDING = _("Erasure pending")
 ERASURE_TEMPLATE = f"{TEMPLATE_DIR}/erasure_confirmation.html"
 
-# PLACEHOLDER for the lead: customers/services/privacy.py has no list of what erasure removes
-# in words (REDACTED_VALUES also resets bookkeeping: consent, status, merge link). Wire
-# erased_data() to the one personal-data classification once it exists.
-ERASED_CUSTOMER_FIELDS_PLACEHOLDER = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "company",
-    "username",
-)
-# PLACEHOLDER for the lead: what a pending erasure blocks is decided in three services
-# (deletion's DeleteBlock.ERASURE, emailing's EmailSkip.ERASURE, merge's refusal); no one list.
-ERASURE_BLOCKS_PLACEHOLDER = (
-    pgettext_lazy("blocked by a pending erasure", "deleted"),
-    pgettext_lazy("blocked by a pending erasure", "merged"),
-    pgettext_lazy("blocked by a pending erasure", "emailed"),
-)
-
-
 def erased_data() -> list[str]:
     """What erasure removes, in words, for the confirmation page."""
     return [
         *(
             capfirst(Customer._meta.get_field(name).verbose_name)
-            for name in ERASED_CUSTOMER_FIELDS_PLACEHOLDER
+            for name in CUSTOMER_IDENTITY_FIELDS
         ),
         capfirst(Address._meta.verbose_name_plural),
         capfirst(Note._meta.verbose_name_plural),
@@ -73,7 +54,7 @@ def erased_data() -> list[str]:
 
 def erasure_blocks() -> list[str]:
     """What a pending erasure request prevents, in words, for the change page's banner."""
-    return [str(item) for item in ERASURE_BLOCKS_PLACEHOLDER]
+    return [str(item) for item in ERASURE_BLOCKS]
 
 
 def format_datetime(value) -> str:

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from customers.audit.events import customers_created_events
 from customers.models import (
     Address,
     Channel,
@@ -23,14 +24,12 @@ from customers.models import (
     ConsentSource,
     Customer,
     CustomerEvent,
-    EventKind,
     Note,
     Order,
     Tag,
     TaggedCustomer,
     TaggedOrder,
 )
-from customers.services.audit import events_record_bulk
 from customers.services.orders import orders_record
 from groups.models import CustomerGroup
 
@@ -488,11 +487,10 @@ class Command(BaseCommand):
         TaggedCustomer.objects.bulk_create(links, batch_size=BATCH, ignore_conflicts=True)
         Note.objects.bulk_create(notes, batch_size=BATCH)
         orders_record(actor="seed_demo", orders=orders)
-        events_record_bulk(
+        customers_created_events(
             actor="seed_demo",
-            kind=EventKind.CREATED,
             customer_ids=[c.pk for c in created_customers],
-            data={"source": "seed_demo"},
+            source="seed_demo",
         )
 
     def _planted_duplicates(self) -> list[Customer]:

@@ -23,8 +23,8 @@ from typing import IO
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 
-from customers.selectors import matching_strategy
-from customers.services.audit import Actor
+from customers.audit.events import Actor
+from customers.selectors.matching import matching_strategy
 from customers.services.importing.formats import (
     BACKOFFICE,
     ECWID,

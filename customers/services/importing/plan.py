@@ -19,6 +19,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from customers import addresses as address_rules
+from customers.audit.events import Actor
+from customers.db.locks import selection_lock
 from customers.models import (
     EMAIL_TAKEN,
     Address,
@@ -31,14 +33,12 @@ from customers.models import (
     Tag,
     TaggedCustomer,
 )
-from customers.selectors import (
+from customers.selectors.matching import (
     EMAIL_ONLY,
     PHONE_ONLY,
     customer_match_key,
     customers_find_by_keys,
 )
-from customers.services.audit import Actor
-from customers.services.bulk import selection_lock
 from customers.services.consent import consent_apply
 from customers.services.importing.reading import Batch
 from customers.services.importing.results import (

@@ -17,7 +17,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Address, Channel, Consent, Customer, Status, Tag
-from customers.phones import phone_to_e164, store_region
+from customers.phones import phone_region, phone_to_e164, store_region
 from customers.services.exporting import cell_unescape
 from customers.services.importing.formats import (
     SHIPSTATION,
@@ -174,7 +174,9 @@ def row_normalise(record: int, cells: list[str], spec: Spec) -> Row:
     found = _Cells(cells, spec, row.problems)
     _read_email(row, found)
     _read_address(row, found)
-    _read_phones(row, found, row.address.get("country_code") or spec.region)
+    _read_phones(
+        row, found, phone_region(country_code=row.address.get("country_code") or spec.region)
+    )
     _read_names(row, found, spec)
     _read_flags_and_choices(row, found)
     _read_date_and_group(row, found)

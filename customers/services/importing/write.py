@@ -12,12 +12,12 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import F
-from django.utils.text import slugify
 
-from customers.models import Address, Customer, EventKind, Note, Tag, TaggedCustomer
-from customers.services.audit import events_record_bulk
-from customers.services.bulk import ids_reserve, insert_fields, model_values, rows_insert
+from customers.audit.events import customers_imported_events
+from customers.db.bulk import ids_reserve, insert_fields, model_values, rows_insert
+from customers.models import Address, Customer, Note, TaggedCustomer
 from customers.services.importing.plan import CustomerChange, Run
+from customers.services.tagging import tags_create
 
 
 def batch_write(order: list[CustomerChange], run: Run) -> None:
@@ -97,7 +97,8 @@ def tags_link(order: list[CustomerChange], tag_index: dict[str, int]) -> None:
         for tag in change.new_tags
         if tag.lower() not in tag_index
     }
-    tags_create(missing, tag_index)
+    for name, tag in tags_create(names=missing.values()).items():
+        tag_index[name.lower()] = tag.pk
     links = [(c.customer.pk, tag_index[tag.lower()]) for c in order for tag in c.new_tags]
     if links:
         rows_insert(
@@ -106,63 +107,6 @@ def tags_link(order: list[CustomerChange], tag_index: dict[str, int]) -> None:
             rows=links,
             ignore_conflicts=True,
         )
-
-
-def tags_create(missing: dict[str, str], tag_index: dict[str, int]) -> None:
-    """Create the store's missing tags in bulk, with slugs that collide with nothing."""
-    if not missing:
-        return
-    limit = Tag._meta.get_field("slug").max_length - 8
-    wanted = {
-        lower: (slugify(name, allow_unicode=True) or "tag")[:limit]
-        for lower, name in missing.items()
-    }
-    taken = set(Tag.objects.filter(slug__in=set(wanted.values())).values_list("slug", flat=True))
-    slugs = _free_slugs(wanted, taken)
-    Tag.objects.bulk_create(
-        [Tag(name=missing[lower], slug=slug) for lower, slug in slugs.items()],
-        ignore_conflicts=True,
-    )
-    # Read back: a concurrent import may have created some of them first.
-    for pk, name in Tag.objects.filter(name__in=list(missing.values())).values_list("pk", "name"):
-        tag_index[name.lower()] = pk
-    for lower, name in missing.items():
-        if lower not in tag_index:
-            tag = Tag.objects.filter(name__iexact=name).first()
-            if tag is None:
-                tag = Tag.objects.create(name=name)
-            tag_index[lower] = tag.pk
-
-
-def _free_slugs(wanted: dict[str, str], taken: set[str]) -> dict[str, str]:
-    """Give each new tag its slug, numbering the ones that clash ("VIP!" beside "VIP")."""
-    slugs: dict[str, str] = {}
-    clashes: dict[str, str] = {}
-    for lower, base in wanted.items():
-        if base in taken or base in slugs.values():
-            clashes[lower] = base
-        else:
-            slugs[lower] = base
-    if not clashes:
-        return slugs
-    # Numbered like taggit does: vip_1, vip_2, ...
-    prefixes = set(clashes.values())
-    used = (
-        set(
-            Tag.objects.filter(slug__regex=r"_[0-9]+$")
-            .filter(slug__in=[f"{p}_{i}" for p in prefixes for i in range(1, 50)])
-            .values_list("slug", flat=True)
-        )
-        | set(slugs.values())
-        | taken
-    )
-    for lower, base in clashes.items():
-        i = 1
-        while f"{base}_{i}" in used:
-            i += 1
-        slugs[lower] = f"{base}_{i}"
-        used.add(slugs[lower])
-    return slugs
 
 
 def notes_insert(order: list[CustomerChange], run: Run) -> None:
@@ -192,9 +136,4 @@ def events_write(order: list[CustomerChange], run: Run) -> None:
             data["changes"] = change.changes
         data_by_customer[change.customer.pk] = data
     if data_by_customer:
-        events_record_bulk(
-            actor=run.actor,
-            kind=EventKind.IMPORTED,
-            customer_ids=list(data_by_customer),
-            data_by_customer=data_by_customer,
-        )
+        customers_imported_events(actor=run.actor, data_by_customer=data_by_customer)

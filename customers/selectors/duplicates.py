@@ -27,7 +27,7 @@ from django.db.models.functions import Lower, Trim
 from django.utils.translation import gettext_lazy as _
 
 from customers.address_keys import Pipes
-from customers.models import EMAIL_ODD, Address, Customer, Status
+from customers.models import EMAIL_ODD, NOT_LIVE, Address, Customer
 
 EMAIL = "email"
 PHONE = "phone"
@@ -37,8 +37,7 @@ REASONS = {
     PHONE: _("Same phone"),
     ADDRESS: _("Same postal address"),
 }
-NOT_LISTED = (Status.MERGED, Status.REDACTED)
-MAX_CHAIN = 50
+NOT_LISTED = NOT_LIVE
 
 
 class IdList(Aggregate):
@@ -60,7 +59,7 @@ class IdList(Aggregate):
 
 
 def _listed_customers() -> QuerySet[Customer]:
-    return Customer.objects.exclude(status__in=NOT_LISTED)
+    return Customer.objects.live()
 
 
 def _keyed_addresses() -> QuerySet[Address]:
@@ -287,13 +286,3 @@ def customers_with_possible_duplicates(queryset: QuerySet[Customer]) -> QuerySet
         | Q(phone__in=phone_keys, phone__gt="")
         | Q(pk__in=_keyed_addresses().filter(match_key__in=address_keys).values("customer_id"))
     )
-
-
-def customer_survivor(customer: Customer) -> Customer:
-    """Follow ``merged_into`` from a merged customer to the live record it ended in."""
-    current = customer
-    for _hop in range(MAX_CHAIN):
-        if current.status != Status.MERGED or current.merged_into_id is None:
-            return current
-        current = Customer.objects.get(pk=current.merged_into_id)
-    return current

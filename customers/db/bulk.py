@@ -21,7 +21,6 @@ from django.db.models import F, Lookup, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
-from customers.services.locks import customers_lock
 
 # A selection of customers: a queryset (the admin's filtered list, "select all") or their ids.
 Selection = QuerySet[Customer] | Iterable[int]
@@ -70,21 +69,6 @@ def id_batches(ids: list[int]) -> Iterator[list[int]]:
     """Yield the ids in batches of ``ID_BATCH_SIZE``, one statement each."""
     for start in range(0, len(ids), ID_BATCH_SIZE):
         yield ids[start : start + ID_BATCH_SIZE]
-
-
-def selection_lock(customers: Selection) -> list[int]:
-    """Lock the selected customers in primary-key order; return their ids, sorted.
-
-    A queryset is locked in one query; a long list of ids in batches (still in key order, so
-    two services never deadlock).
-    """
-    if isinstance(customers, QuerySet):
-        return customers_lock(queryset=selection_queryset(customers))
-    ids = sorted({int(pk) for pk in customers})
-    locked: list[int] = []
-    for batch in id_batches(ids):
-        locked.extend(customers_lock(queryset=customers_with_ids(batch)))
-    return locked
 
 
 def versions_bump(ids: list[int], **changes) -> None:

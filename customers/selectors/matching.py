@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from django.conf import settings
 from django.db.models import Q
 
+from customers.db.locks import locked
 from customers.models import Customer, Status
 
 EMAIL_THEN_PHONE = "email_then_phone"
@@ -79,7 +80,7 @@ def customers_find_by_keys(
     if only is not None:
         qs = qs.only(*MATCH_FIELDS, *only)
     if lock:
-        qs = qs.select_for_update(of=("self",))
+        qs = locked(qs)
     found = list(qs)
     by_email: dict[str, Customer] = {}
     by_phone: dict[str, Customer] = {}
@@ -119,10 +120,24 @@ def customers_survivors(*, ids: Iterable[int], lock: bool = False) -> dict[int, 
     return _resolve_merged(merged, lock, None) if merged else {}
 
 
+def customer_survivor(customer: Customer) -> Customer:
+    """Return the record a merged customer's chain ends at (itself if it is not merged).
+
+    The end may be an erased record; a broken or cyclic chain returns the customer itself.
+    """
+    if customer.status != Status.MERGED:
+        return customer
+    return _resolve_merged([customer], False, None, keep_redacted=True).get(customer.pk, customer)
+
+
 def _resolve_merged(
-    merged: list[Customer], lock: bool, only: Sequence[str] | None
+    merged: list[Customer], lock: bool, only: Sequence[str] | None, keep_redacted: bool = False
 ) -> dict[int, Customer]:
-    """Map each merged customer's id to the live customer at the end of its merge chain."""
+    """Map each merged customer's id to the customer at the end of its merge chain.
+
+    One ``IN`` query per level of chain for the whole batch, at most ``MAX_MERGE_CHAIN``; chains
+    ending at an erased record are left out unless ``keep_redacted``.
+    """
     result: dict[int, Customer] = {}
     pending = {c.pk: c.merged_into_id for c in merged}  # origin id -> next id to look at
     loaded: dict[int, Customer] = {}
@@ -135,7 +150,7 @@ def _resolve_merged(
             if only is not None:
                 qs = qs.only(*MATCH_FIELDS, *only)
             if lock:
-                qs = qs.select_for_update(of=("self",))
+                qs = locked(qs)
             loaded.update((c.pk, c) for c in qs)
         next_pending = {}
         for origin, target_id in pending.items():
@@ -144,7 +159,7 @@ def _resolve_merged(
                 continue  # a vanished row: the key is unmatched
             if target.status == Status.MERGED:
                 next_pending[origin] = target.merged_into_id
-            elif target.status != Status.REDACTED:
+            elif keep_redacted or target.status != Status.REDACTED:
                 result[origin] = target
         pending = next_pending
     # Whatever is still pending sits in a cycle: it matches nothing.
