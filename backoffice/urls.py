@@ -13,7 +13,11 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("admin/two-factor/", include("backoffice.staff.urls")),
     path("admin/", admin.site.urls),
     # Sales channels (issue 16): Shopify webhooks and the POS sync API.
     path("", include("customers.channels.urls")),
 ]
+
+# A refused page keeps the admin's layout and says why.
+handler403 = "backoffice.staff.views.permission_denied"

@@ -19,9 +19,10 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 from pydantic import field_validator, model_validator
 
-from customers.models import ADDRESS_DATA_FIELDS, Consent, Status
+from customers.models import Consent, Status
+from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import phone_to_e164
-from customers.selectors import customers_find_by_keys
+from customers.selectors.matching import customers_find_by_keys
 from customers.services.channels import (
     ChannelConsent,
     ChannelCustomer,
@@ -206,7 +207,7 @@ def order_push(request, payload: OrderIn):
         shipping_address={
             k: str(v)
             for k, v in payload.shipping_address.items()
-            if k in ("name", *ADDRESS_DATA_FIELDS)
+            if k in ("name", *ADDRESS_PERSONAL_FIELDS)
         },
         customer=payload.customer.record() if payload.customer else None,
         updated_at=payload.updated_at,

@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from customers.channels import shopify
-from customers.channels.tasks import channel_events_enqueue
+from customers.channels.tasks import channel_events_kick
 from customers.models import Channel, ChannelConnection
 from customers.services.channel_events import channel_event_store
 
@@ -45,5 +45,5 @@ def shopify_webhook(request: HttpRequest, connection_uuid) -> HttpResponse:
         headers=headers,
     )
     if stored.created:
-        channel_events_enqueue([stored.event.pk])
+        channel_events_kick()
     return HttpResponse(status=200)

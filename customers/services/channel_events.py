@@ -1,25 +1,27 @@
-"""The webhook inbox: store a delivery once, process it exactly once, retry and sweep.
+"""The webhook inbox: store a delivery once, process it exactly once, retry.
 
-A delivery is stored (and answered) before any rule runs. Processing locks the event row, skips
-it unless it is pending, applies it and marks it in the same transaction: a worker killed
-half-way leaves it pending and its changes rolled back, and the sweeper hands it out again.
+A delivery is stored (and answered) before any rule runs: one INSERT, nothing enqueued per
+event. Workers drain the inbox (``channel_events_process_pending``, run by the task in
+``customers.channels.tasks``): each event is claimed with a row lock that other workers skip,
+applied and marked in the same transaction, so a worker killed half-way leaves it pending with
+its changes rolled back, and the next drain applies it: every event exactly once.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
+import logging
+import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from customers.channels import shopify
+from customers.db.locks import locked
 from customers.models import (
     ChannelConnection,
-    ChannelCustomerLink,
     ChannelEvent,
     ChannelEventState,
     Customer,
@@ -34,7 +36,11 @@ from customers.services.channels import (
 )
 from customers.services.privacy import customers_request_erasure
 
+logger = logging.getLogger(__name__)
+
 State = ChannelEventState
+# An event whose processing crashed (not a business error) this many times is marked failed.
+MAX_ATTEMPTS = 5
 
 
 @dataclass
@@ -48,24 +54,32 @@ def channel_event_store(
 ) -> StoreResult:
     """Store one delivery in the inbox; a delivery already stored (same webhook id) is not.
 
-    No actor: nothing about a customer changes here, only the raw delivery is kept.
+    No actor: nothing about a customer changes here, only the raw delivery is kept. Outside a
+    transaction this is one INSERT in autocommit; a retried delivery (Shopify resends until it
+    gets a 200) is caught by the unique constraint and read back.
     """
-    # Insert first and let the unique constraint catch a retry: one statement on the hot path.
+    event = ChannelEvent(
+        connection=connection,
+        topic=topic,
+        webhook_id=webhook_id,
+        event_id=headers.get("X-Shopify-Event-Id", ""),
+        body=body,
+        headers=headers,
+    )
     try:
-        with transaction.atomic():
-            event = ChannelEvent.objects.create(
-                connection=connection,
-                topic=topic,
-                webhook_id=webhook_id,
-                event_id=headers.get("X-Shopify-Event-Id", ""),
-                body=body,
-                headers=headers,
-            )
+        if _in_transaction():
+            with transaction.atomic():  # a savepoint: the caller's transaction survives a retry
+                event.save(force_insert=True)
+        else:
+            event.save(force_insert=True)
     except IntegrityError:
-        # A retried delivery (Shopify resends until it gets a 200).
         event = ChannelEvent.objects.get(connection=connection, webhook_id=webhook_id)
         return StoreResult(event=event, created=False)
     return StoreResult(event=event, created=True)
+
+
+def _in_transaction() -> bool:
+    return connection.in_atomic_block
 
 
 def _erasure(actor, connection: ChannelConnection, customers) -> Customer | None:
@@ -127,22 +141,8 @@ def _is_duplicate(event: ChannelEvent) -> bool:
     )
 
 
-@transaction.atomic
-def channel_event_process(*, event_id: int) -> str | None:
-    """Process one pending inbox event exactly once; return its new state (None: not pending).
-
-    Business errors (a ``ValidationError``, a malformed payload) mark the event failed with the
-    reason, in the same transaction, so staff can retry it; anything else rolls back and
-    leaves it pending for the sweeper.
-    """
-    event = (
-        ChannelEvent.objects.select_for_update(of=("self",))
-        .select_related("connection")
-        .filter(pk=event_id, state=State.PENDING)
-        .first()
-    )
-    if event is None:
-        return None
+def _process_locked(event: ChannelEvent) -> str:
+    """Apply a claimed (locked, pending) event and mark it, in the caller's transaction."""
     actor = channel_service_user(connection=event.connection)
     event.attempts += 1
     event.error = ""
@@ -163,44 +163,88 @@ def channel_event_process(*, event_id: int) -> str | None:
     return event.state
 
 
+def _claimable():
+    return ChannelEvent.objects.filter(state=State.PENDING).select_related(
+        "connection__service_user"
+    )
+
+
+@transaction.atomic
+def channel_event_process(*, event_id: int) -> str | None:
+    """Process one pending inbox event exactly once; return its new state (None: not pending).
+
+    Business errors (a ``ValidationError``, a malformed payload) mark the event failed with the
+    reason, in the same transaction, so staff can retry it; anything else rolls back and
+    leaves it pending for the next drain.
+    """
+    event = locked(_claimable().filter(pk=event_id)).first()
+    if event is None:
+        return None
+    return _process_locked(event)
+
+
+@dataclass
+class DrainResult:
+    processed: int = 0
+    crashed: int = 0
+    more: bool = False  # the time was up with events still pending
+
+
+def channel_events_process_pending(*, seconds: float | None = None) -> DrainResult:
+    """Process pending events, oldest first, one transaction each, until none is left.
+
+    Several workers drain at once: each claims the next event no other transaction holds
+    (``SKIP LOCKED``). An event whose processing crashes is counted (``MAX_ATTEMPTS``) and left
+    for a later drain. ``seconds`` bounds the run; ``more`` then says whether work is left.
+    """
+    run = DrainResult()
+    crashed: set[int] = set()
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while deadline is None or time.monotonic() < deadline:
+        event = None
+        try:
+            with transaction.atomic():
+                event = locked(_claimable().exclude(pk__in=crashed), skip_locked=True).first()
+                if event is None:
+                    return run
+                _process_locked(event)
+        except Exception as exc:
+            if event is None:
+                raise  # the claim itself failed (database gone): the task fails, events wait
+            logger.exception("Channel event %s crashed; it stays pending", event.pk)
+            crashed.add(event.pk)
+            run.crashed += 1
+            _note_crash(event.pk, exc)
+            continue
+        run.processed += 1
+    run.more = _claimable().exclude(pk__in=crashed).exists()
+    return run
+
+
+def _note_crash(event_id: int, exc: Exception) -> None:
+    """Count a crashed attempt (its changes were rolled back); fail it after MAX_ATTEMPTS."""
+    with transaction.atomic():
+        event = locked(ChannelEvent.objects.filter(pk=event_id, state=State.PENDING)).first()
+        if event is None:
+            return
+        event.attempts += 1
+        event.error = f"{type(exc).__name__}: {exc}"
+        if event.attempts >= MAX_ATTEMPTS:
+            event.state = State.FAILED
+            event.processed_at = timezone.now()
+        event.save(update_fields=["attempts", "error", "state", "processed_at"])
+
+
 @transaction.atomic
 def channel_events_retry(*, actor, event_ids) -> list[int]:
-    """Put failed events back to pending; return their ids for the caller to enqueue.
+    """Put failed events back to pending; return their ids (the next drain applies them).
 
     ``actor`` is the staff user asking; the retry itself is recorded on the event (attempts).
     """
     ids = list(
-        ChannelEvent.objects.select_for_update(of=("self",))
-        .filter(pk__in=list(event_ids), state=State.FAILED)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+        locked(ChannelEvent.objects.filter(pk__in=list(event_ids), state=State.FAILED)).values_list(
+            "pk", flat=True
+        )
     )
     ChannelEvent.objects.filter(pk__in=ids).update(state=State.PENDING)
     return ids
-
-
-def channel_events_stuck(*, older_than: float | None = None) -> list[int]:
-    """Ids of events still pending ``older_than`` seconds after they arrived (the sweeper's)."""
-    seconds = settings.BACKOFFICE_CHANNEL_SWEEP_SECONDS if older_than is None else older_than
-    cutoff = timezone.now() - datetime.timedelta(seconds=seconds)
-    return list(
-        ChannelEvent.objects.filter(state=State.PENDING, received_at__lte=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-
-
-REDACTED_BODY = "{}"
-
-
-@transaction.atomic
-def channel_data_erase(*, actor, customer_ids) -> int:
-    """Erase what the channels left about these customers: raw deliveries and channel ids.
-
-    For the erasure service to call beside its own redaction (its REDACTED event records the
-    erasure; ``actor`` is the same). The inbox rows stay, with their topic and state, so the
-    channel events page still accounts for every delivery. Returns the events emptied.
-    """
-    ids = list(customer_ids)
-    ChannelCustomerLink.objects.filter(customer_ref__in=ids).delete()
-    return ChannelEvent.objects.filter(customer_ref__in=ids).update(body=REDACTED_BODY, headers={})

@@ -27,24 +27,33 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from customers.audit.events import (
+    channel_customer_created_event,
+    channel_customer_unlinked_event,
+    channel_customer_updated_event,
+    consent_changed_event,
+)
+from customers.db.locks import customers_lock
 from customers.models import (
-    ADDRESS_DATA_FIELDS,
     Address,
     Channel,
     ChannelConnection,
     ChannelCustomerLink,
+    ChannelEvent,
     ChannelOrderLink,
     ConsentSource,
     Customer,
-    EventKind,
     Order,
     Status,
     TaggedCustomer,
 )
-from customers.selectors import customer_match_key, customers_survivors, matching_strategy
-from customers.services.audit import event_record
-from customers.services.consent import consent_apply, consent_event_data
-from customers.services.locks import customers_lock
+from customers.personal_data import ADDRESS_PERSONAL_FIELDS
+from customers.selectors.matching import (
+    customer_match_key,
+    customers_survivors,
+    matching_strategy,
+)
+from customers.services.consent import consent_apply
 from customers.services.orders import orders_record
 from customers.services.tagging import tags_resolve
 
@@ -75,7 +84,7 @@ class ChannelCustomer:
     first_name: str | None = None
     last_name: str | None = None
     date_of_birth: datetime.date | None = None
-    address: dict | None = None  # ADDRESS_DATA_FIELDS
+    address: dict | None = None  # ADDRESS_PERSONAL_FIELDS
     email_consent: ChannelConsent | None = None
     sms_consent: ChannelConsent | None = None
     tags: list[str] = field(default_factory=list)
@@ -229,32 +238,22 @@ def _create_customer(*, actor, connection: ChannelConnection, data: ChannelCusto
     customer.save()
     tags = _add_tags(customer, [*data.tags, *_connection_tags(connection)])
     address = _apply_address(customer, data.address)
-    event_record(
-        actor=actor,
-        customer=customer,
-        kind=EventKind.CREATED,
-        data={
-            "source": customer.source,
-            "connection": connection.name,
-            **({"tags": tags} if tags else {}),
-            **({"address": address} if address else {}),
-        },
+    channel_customer_created_event(
+        actor=actor, customer=customer, connection=connection.name, tags=tags, address=address
     )
-    for consent in consents:
-        event_record(actor=actor, customer=customer, kind=EventKind.CONSENT_CHANGED, data=consent)
+    _consent_events(actor, customer, consents)
     return customer
 
 
 # --- applying what the channel says ---------------------------------------------------------
 
 
-def _apply_consents(customer: Customer, data: ChannelCustomer) -> list[dict]:
-    """Set the consent states the channel sent, with its times; return the audit data."""
+def _apply_consents(customer: Customer, data: ChannelCustomer) -> list[tuple[str, str, str]]:
+    """Set the consent states the channel sent, with its times; return (channel, old, new)."""
     changes = []
     for channel, consent in (("email", data.email_consent), ("sms", data.sms_consent)):
         if consent is None:
             continue
-        old = getattr(customer, f"{channel}_consent")
         change = consent_apply(
             customer=customer,
             channel=channel,
@@ -263,12 +262,20 @@ def _apply_consents(customer: Customer, data: ChannelCustomer) -> list[dict]:
             when=consent.updated_at,
         )
         if change is not None:
-            changes.append(
-                consent_event_data(
-                    channel=channel, old=old, new=consent.state, source=ConsentSource.CHANNEL
-                )
-            )
+            changes.append((channel, *change))
     return changes
+
+
+def _consent_events(actor, customer: Customer, changes: list[tuple[str, str, str]]) -> None:
+    for channel, old, new in changes:
+        consent_changed_event(
+            actor=actor,
+            customer=customer,
+            channel=channel,
+            old=old,
+            new=new,
+            source=ConsentSource.CHANNEL,
+        )
 
 
 def _add_tags(customer: Customer, names: list[str]) -> list[str]:
@@ -293,11 +300,11 @@ def _apply_address(customer: Customer, values: dict | None) -> dict:
     address = Address.objects.filter(customer=customer, is_default=True).first()
     if address is None:
         address = Address(customer=customer, is_default=True)
-    before = {name: getattr(address, name) for name in ADDRESS_DATA_FIELDS}
-    for name in ADDRESS_DATA_FIELDS:
+    before = {name: getattr(address, name) for name in ADDRESS_PERSONAL_FIELDS}
+    for name in ADDRESS_PERSONAL_FIELDS:
         setattr(address, name, values.get(name) or "")
     address.clean()
-    after = {name: getattr(address, name) for name in ADDRESS_DATA_FIELDS}
+    after = {name: getattr(address, name) for name in ADDRESS_PERSONAL_FIELDS}
     if address.pk is not None and before == after:
         return {}
     address.save()
@@ -342,15 +349,15 @@ def _update_customer(
         customer.version += 1
         customer.save()
     if changes or tags or address:
-        payload = {"connection": connection.name}
-        if changes:
-            payload["changes"] = changes
-        if tags:
-            payload["tags_added"] = tags
-        payload.update(address)
-        event_record(actor=actor, customer=customer, kind=EventKind.UPDATED, data=payload)
-    for consent in consents:
-        event_record(actor=actor, customer=customer, kind=EventKind.CONSENT_CHANGED, data=consent)
+        channel_customer_updated_event(
+            actor=actor,
+            customer=customer,
+            connection=connection.name,
+            changes=changes,
+            tags_added=tags,
+            address=address,
+        )
+    _consent_events(actor, customer, consents)
     return customer, changed
 
 
@@ -450,15 +457,9 @@ def channel_order_sync(*, actor, connection: ChannelConnection, data: ChannelOrd
             source=connection.channel,
             shipping_address=data.shipping_address,
         )
+        # Writes its ORDER_RECORDED event and copies the customer's tags onto the order.
         orders_record(actor=actor, orders=[order])
         order.refresh_from_db()
-        if order.customer_id is not None:
-            event_record(
-                actor=actor,
-                customer=order.customer,
-                kind=EventKind.ORDER_RECORDED,
-                data={"number": order.number, "connection": connection.name},
-            )
     ChannelOrderLink.objects.create(
         connection=connection,
         external_id=data.external_id,
@@ -484,11 +485,8 @@ def channel_customer_unlink(
     link.delete()
     if customer is None:
         return None
-    event_record(
-        actor=actor,
-        customer=customer,
-        kind=EventKind.UPDATED,
-        data={"connection": connection.name, "channel_deleted": external_id},
+    channel_customer_unlinked_event(
+        actor=actor, customer=customer, connection=connection.name, external_id=external_id
     )
     return customer
 
@@ -505,3 +503,23 @@ def channel_customers_for(*, connection: ChannelConnection, ids=(), emails=(), e
     if emails and not everyone:
         condition |= Q(email__in=list(emails))
     return Customer.objects.filter(condition).exclude(status=Status.REDACTED)
+
+
+# --- erasure ----------------------------------------------------------------------------------
+
+REDACTED_BODY = "{}"
+
+
+def channel_data_erase(*, actor, customer_ids: list[int]) -> int:
+    """Erase what the channels keep about these customers: raw deliveries and channel ids.
+
+    Called by the erasure service inside its transaction, beside its own redaction (its REDACTED
+    event, written by ``actor``, records the erasure). The inbox rows stay with their topic,
+    headers and state, so the channel events page still accounts for every delivery; their body
+    and failure reason (personal, see ``personal_data``) are emptied. Two statements whatever
+    the count; returns the events emptied.
+    """
+    ChannelCustomerLink.objects.filter(customer_ref__in=customer_ids).delete()
+    return ChannelEvent.objects.filter(customer_ref__in=customer_ids).update(
+        body=REDACTED_BODY, error=""
+    )

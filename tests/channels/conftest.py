@@ -23,6 +23,13 @@ def payload(name: str) -> dict:
     return copy.deepcopy(json.loads((PAYLOADS / f"{name}.json").read_text()))
 
 
+@pytest.fixture(autouse=True)
+def _drain_at_once(settings):
+    """Drain the inbox in-process as soon as a delivery commits (no throttle, no worker)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.BACKOFFICE_CHANNEL_KICK_SECONDS = 0
+
+
 @pytest.fixture
 def shop(db) -> ChannelConnection:
     return ChannelConnection.objects.create(
@@ -44,7 +51,7 @@ def pos(db):
 
 @pytest.fixture
 def deliver(client, django_capture_on_commit_callbacks):
-    """POST a Shopify webhook (signed unless told otherwise) and run the jobs it enqueues."""
+    """POST a Shopify webhook (signed unless told otherwise) and run the drain it enqueues."""
 
     def send(connection, topic, body, *, webhook_id=None, signature=None, event_id=None):
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()

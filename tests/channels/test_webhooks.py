@@ -294,11 +294,10 @@ def test_a_worker_killed_mid_event_leaves_it_pending_and_a_later_run_applies_it_
     assert Customer.objects.count() == 1
 
 
-def test_the_sweeper_finds_events_left_pending(shop, settings):
-    from customers.channels.tasks import channel_events_sweep_task
+def test_a_drain_applies_the_events_left_pending(shop):
+    from customers.channels.tasks import channel_events_drain
     from customers.services.channel_events import channel_event_store
 
-    settings.BACKOFFICE_CHANNEL_SWEEP_SECONDS = 0
     channel_event_store(
         connection=shop,
         topic="customers/create",
@@ -306,19 +305,20 @@ def test_the_sweeper_finds_events_left_pending(shop, settings):
         body=json.dumps(payload("customers_create")),
         headers={},
     )
-    assert channel_events_sweep_task.enqueue().return_value == 1
+    assert channel_events_drain.enqueue().return_value == {"processed": 1, "crashed": 0}
     assert ChannelEvent.objects.get().state == "done"
     assert Customer.objects.count() == 1
 
 
 def test_erasing_a_customer_empties_its_deliveries_and_channel_ids(shop, deliver):
-    from customers.services.channel_events import channel_data_erase
+    from customers.services.channels import channel_data_erase
 
     deliver(shop, "customers/create", payload("customers_create"))
     customer = Customer.objects.get()
     assert channel_data_erase(actor="test", customer_ids=[customer.pk]) == 1
     event = ChannelEvent.objects.get()
-    assert (event.body, event.headers, event.state) == ("{}", {}, "done")
+    assert (event.body, event.error, event.state) == ("{}", "", "done")
+    assert event.headers["X-Shopify-Topic"] == "customers/create"
     assert not ChannelCustomerLink.objects.exists()
 
 

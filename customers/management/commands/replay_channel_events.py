@@ -7,6 +7,7 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
+from customers.channels.tasks import channel_events_kick
 from customers.models import ChannelConnection
 from customers.services.channel_events import channel_event_process, channel_event_store
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--connection", required=True, help="connection name")
         parser.add_argument(
-            "--store-only", action="store_true", help="store in the inbox; leave to the workers"
+            "--store-only", action="store_true", help="store in the inbox; the workers apply them"
         )
 
     def handle(self, *args, file, connection, store_only, **options):
@@ -57,6 +58,8 @@ class Command(BaseCommand):
                 if not store_only:
                     state = channel_event_process(event_id=result.event.pk) or "not pending"
                     states[state] = states.get(state, 0) + 1
+        if store_only and stored:
+            channel_events_kick()
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(states.items()))
         self.stdout.write(
             f"stored {stored}, already stored {skipped}" + (f"; {summary}" if summary else "")
