@@ -20,9 +20,11 @@ def shopify_webhook(request: HttpRequest, connection_uuid) -> HttpResponse:
     401 for an unknown or inactive connection and for a bad or missing signature (nothing is
     stored); 400 without topic or webhook id; otherwise 200, once per X-Shopify-Webhook-Id.
     """
-    connection = ChannelConnection.objects.filter(
-        uuid=connection_uuid, channel=Channel.SHOPIFY, active=True
-    ).first()
+    connection = (
+        ChannelConnection.objects.filter(uuid=connection_uuid, channel=Channel.SHOPIFY, active=True)
+        .only("pk", "webhook_secret")
+        .first()
+    )
     body = request.body
     if connection is None or not shopify.signature_valid(
         body=body,
