@@ -486,7 +486,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_and_erasure(self, obj):
-        if obj.erasure_requested_at is not None and obj.status != Status.REDACTED:
+        if obj.erasure_is_pending:
             return format_html(
                 '{} <strong class="erasure-pending">· {}</strong>',
                 obj.get_status_display(),
