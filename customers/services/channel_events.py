@@ -50,7 +50,7 @@ class StoreResult:
 
 
 def channel_event_store(
-    *, connection: ChannelConnection, topic: str, webhook_id: str, body: str, headers: dict
+    *, connection_id: int, topic: str, webhook_id: str, body: str, headers: dict
 ) -> StoreResult:
     """Store one delivery in the inbox; a delivery already stored (same webhook id) is not.
 
@@ -59,7 +59,7 @@ def channel_event_store(
     gets a 200) is caught by the unique constraint and read back.
     """
     event = ChannelEvent(
-        connection=connection,
+        connection_id=connection_id,
         topic=topic,
         webhook_id=webhook_id,
         event_id=headers.get("X-Shopify-Event-Id", ""),
@@ -73,7 +73,7 @@ def channel_event_store(
         else:
             event.save(force_insert=True)
     except IntegrityError:
-        event = ChannelEvent.objects.get(connection=connection, webhook_id=webhook_id)
+        event = ChannelEvent.objects.get(connection_id=connection_id, webhook_id=webhook_id)
         return StoreResult(event=event, created=False)
     return StoreResult(event=event, created=True)
 

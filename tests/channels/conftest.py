@@ -30,6 +30,12 @@ def _drain_at_once(settings):
     settings.BACKOFFICE_CHANNEL_KICK_SECONDS = 0
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_connections(monkeypatch):
+    """Each test sees its connections as saved (the web process keeps them a few seconds)."""
+    monkeypatch.setattr("customers.channels.views._connections", {})
+
+
 @pytest.fixture
 def shop(db) -> ChannelConnection:
     return ChannelConnection.objects.create(

@@ -24,7 +24,7 @@ def _postgres_only():
 
 def test_two_workers_on_one_event_apply_it_once(shop, monkeypatch):
     stored = inbox.channel_event_store(
-        connection=shop,
+        connection_id=shop.pk,
         topic="customers/create",
         webhook_id="w-race",
         body=json.dumps(payload("customers_create")),

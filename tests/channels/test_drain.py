@@ -27,7 +27,7 @@ def _store(shop, n: int = 1) -> list[ChannelEvent]:
         body = dict(payload("customers_create"), id=7000 + i, email=f"drain{i}@example.com")
         events.append(
             inbox.channel_event_store(
-                connection=shop,
+                connection_id=shop.pk,
                 topic="customers/create",
                 webhook_id=f"w-drain-{i}",
                 body=json.dumps(body),
@@ -53,6 +53,23 @@ def test_a_webhook_costs_two_queries_and_no_session_or_sign_in(shop, deliver):
     assert store[0].startswith('SELECT "customers_channelconnection"."id"')
     assert store[1].startswith('INSERT INTO "customers_channelevent"')
     assert ChannelEvent.objects.get().state == "done"
+
+
+def test_the_connection_is_kept_a_few_seconds_then_read_again(shop, deliver, monkeypatch):
+    from customers.channels import views
+
+    clock = [1000.0]
+    monkeypatch.setattr(views.time, "monotonic", lambda: clock[0])
+    body = payload("customers_create")
+    assert deliver(shop, "customers/create", body).status_code == 200
+    shop.active = False
+    shop.save()
+    with CaptureQueriesContext(connection) as queries:
+        assert deliver(shop, "customers/create", body).status_code == 200  # kept: no lookup
+    assert not any("customers_channelconnection" in q["sql"] for q in queries.captured_queries[:2])
+    clock[0] += views.CONNECTION_CACHE_SECONDS + 0.1
+    assert deliver(shop, "customers/create", body).status_code == 401
+    assert ChannelEvent.objects.count() == 2
 
 
 def test_a_webhook_for_a_host_not_allowed_is_refused(shop, deliver, settings):

@@ -276,7 +276,7 @@ def test_a_worker_killed_mid_event_leaves_it_pending_and_a_later_run_applies_it_
     from customers.services.channel_events import channel_event_store
 
     stored = channel_event_store(
-        connection=shop,
+        connection_id=shop.pk,
         topic="customers/create",
         webhook_id="w-kill",
         body=json.dumps(payload("customers_create")),
@@ -299,7 +299,7 @@ def test_a_drain_applies_the_events_left_pending(shop):
     from customers.services.channel_events import channel_event_store
 
     channel_event_store(
-        connection=shop,
+        connection_id=shop.pk,
         topic="customers/create",
         webhook_id="w-lost",
         body=json.dumps(payload("customers_create")),

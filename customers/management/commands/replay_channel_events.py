@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 headers = dict(record.get("headers") or {})
                 webhook_id = headers.setdefault("X-Shopify-Webhook-Id", str(uuid.uuid4()))
                 result = channel_event_store(
-                    connection=conn,
+                    connection_id=conn.pk,
                     topic=record.get("topic") or headers.get("X-Shopify-Topic", ""),
                     webhook_id=webhook_id,
                     body=body if isinstance(body, str) else json.dumps(body),
