@@ -150,8 +150,9 @@ def _process_locked(event: ChannelEvent) -> str:
         event.state = State.IGNORED_DUPLICATE
     else:
         try:
-            with transaction.atomic():
-                event.state, result = _apply(event, actor)
+            # No savepoint here: each service ``_apply`` calls is atomic, so a refused event
+            # leaves nothing written, and the event's own transaction stays usable.
+            event.state, result = _apply(event, actor)
             event.customer_ref = result.customer.pk if result.customer else None
             event.order = result.order
         except ValidationError as exc:

@@ -236,8 +236,8 @@ def _create_customer(*, actor, connection: ChannelConnection, data: ChannelCusto
     )
     consents = _apply_consents(customer, data)
     customer.save()
-    tags = _add_tags(customer, [*data.tags, *_connection_tags(connection)])
-    address = _apply_address(customer, data.address)
+    tags = _add_tags(customer, [*data.tags, *_connection_tags(connection)], new=True)
+    address = _apply_address(customer, data.address, new=True)
     channel_customer_created_event(
         actor=actor, customer=customer, connection=connection.name, tags=tags, address=address
     )
@@ -278,13 +278,20 @@ def _consent_events(actor, customer: Customer, changes: list[tuple[str, str, str
         )
 
 
-def _add_tags(customer: Customer, names: list[str]) -> list[str]:
-    """Add tags the customer lacks (never remove one); return the names added."""
+def _add_tags(customer: Customer, names: list[str], *, new: bool = False) -> list[str]:
+    """Add tags the customer lacks (never remove one); return the names added.
+
+    ``new``: the customer was just created and has none (no need to read them).
+    """
     if not names:
         return []
     tags, _missing = tags_resolve(names=names, create=True)
-    have = set(
-        TaggedCustomer.objects.filter(content_object=customer).values_list("tag_id", flat=True)
+    have = (
+        set()
+        if new
+        else set(
+            TaggedCustomer.objects.filter(content_object=customer).values_list("tag_id", flat=True)
+        )
     )
     new = [tag for tag in tags if tag.pk not in have]
     TaggedCustomer.objects.bulk_create(
@@ -293,11 +300,14 @@ def _add_tags(customer: Customer, names: list[str]) -> list[str]:
     return [tag.name for tag in new]
 
 
-def _apply_address(customer: Customer, values: dict | None) -> dict:
-    """Make ``values`` the customer's default address if it differs; return the audit data."""
+def _apply_address(customer: Customer, values: dict | None, *, new: bool = False) -> dict:
+    """Make ``values`` the customer's default address if it differs; return the audit data.
+
+    ``new``: the customer was just created and has no address yet.
+    """
     if not values:
         return {}
-    address = Address.objects.filter(customer=customer, is_default=True).first()
+    address = None if new else Address.objects.filter(customer=customer, is_default=True).first()
     if address is None:
         address = Address(customer=customer, is_default=True)
     before = {name: getattr(address, name) for name in ADDRESS_PERSONAL_FIELDS}

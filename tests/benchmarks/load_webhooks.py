@@ -3,6 +3,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/wt_channels \\
         .venv/bin/python -m tests.benchmarks.load_webhooks --rate 300 --seconds 10
 
+It drops and recreates the database ``bench_webhooks`` on that server and works there.
+
 1. Starts gunicorn (``--gunicorn-workers`` sync workers, production settings: DEBUG off) on
    loopback and warms it up.
 2. Accept: posts ``rate * seconds`` signed ``customers/create`` webhooks (distinct customers),
@@ -10,8 +12,9 @@
    Latency is counted from when a delivery was due, so a server falling behind shows in p99.
    Prints accepted/s, p50 and p99. Then stops gunicorn.
 3. Process: starts ``--workers`` real ``manage.py db_worker`` processes (the drains the web
-   processes queued are waiting), kills one with SIGKILL after ``--kill-after`` s, starts a
-   replacement, and waits until the inbox is empty. Prints events/s and checks that every event
+   processes queued are waiting), kills one with SIGKILL once ``--kill-at`` of the events are
+   processed (its drain is cut short mid-event), starts a replacement, and waits until the inbox
+   is empty. Prints events/s and checks that every event
    was applied exactly once (one customer, one link and one CREATED event per delivery).
 
 Not a test (pytest does not collect it); exits 1 when the target or the exactly-once check fails.
@@ -50,11 +53,11 @@ def _environment() -> dict[str, str]:
 
 
 def _django() -> None:
-    os.environ.update(_environment())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
-    import django
+    """Set up Django on a fresh database of its own on DATABASE_URL's server, migrated."""
+    from tests.benchmarks._setup import setup_django
 
-    django.setup()
+    os.environ.update(_environment())
+    setup_django("bench_webhooks")  # the server and the workers inherit its DATABASE_URL
 
 
 def _deliveries(connection, n: int) -> list[tuple[bytes, dict]]:
@@ -162,10 +165,10 @@ def _accept(args, connection) -> float:
     return p99 if len(ok) == len(results) else float("inf")
 
 
-def _worker() -> subprocess.Popen:
+def _worker(worker_id: str) -> subprocess.Popen:
     command = [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval=0.2"]
     return subprocess.Popen(  # noqa: S603
-        [*command, "--no-reload"],
+        [*command, "--no-reload", f"--worker-id={worker_id}"],
         cwd=ROOT,
         env=_environment(),
         stdout=subprocess.DEVNULL,
@@ -176,27 +179,33 @@ def _worker() -> subprocess.Popen:
 def _process(args, connection) -> bool:
     """Drain the inbox with real workers, one killed mid-run; check exactly once."""
     from django.db.models import Max, Min
+    from django_tasks_db.models import DBTaskResult
 
     from customers.models import ChannelCustomerLink, ChannelEvent, Customer, CustomerEvent
 
     events = ChannelEvent.objects.filter(connection=connection)
     total = events.count()
     started = time.perf_counter()
-    workers = [_worker() for _ in range(args.workers)]
-    time.sleep(args.kill_after)
-    workers[0].send_signal(signal.SIGKILL)
-    workers[0].wait()
-    done_at_kill = events.exclude(state="pending").count()
-    workers.append(_worker())  # systemd's Restart=always
-    while events.filter(state="pending").exists():
-        if time.perf_counter() - started > args.timeout:
-            break
-        time.sleep(0.2)
-    wall = time.perf_counter() - started
-    for worker in workers[1:]:
-        worker.send_signal(signal.SIGTERM)
-    for worker in workers[1:]:
-        worker.wait(timeout=60)
+    run = connection.name
+    workers = [_worker(f"{run}-{i}") for i in range(args.workers)]
+    try:
+        while events.exclude(state="pending").count() < total * args.kill_at:
+            time.sleep(0.05)
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
+        done_at_kill = events.exclude(state="pending").count()
+        workers.append(_worker(f"{run}-restarted"))  # systemd's Restart=always
+        while events.filter(state="pending").exists():
+            if time.perf_counter() - started > args.timeout:
+                break
+            time.sleep(0.2)
+        wall = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=60)
     span = events.aggregate(first=Min("processed_at"), last=Max("processed_at"))
     seconds = (span["last"] - span["first"]).total_seconds() if span["last"] else 0
     done = events.filter(state="done").count()
@@ -204,14 +213,17 @@ def _process(args, connection) -> bool:
     customers = Customer.objects.filter(email__startswith=f"{connection.name}-")
     links = ChannelCustomerLink.objects.filter(connection=connection)
     counts = (done, created.count(), customers.count(), links.count())
+    # The killed worker's drain never finished: the queue still says it runs (mid-processing).
+    cut = DBTaskResult.objects.filter(status="RUNNING", worker_ids__contains=[f"{run}-0"]).exists()
     print(
-        f"process: {args.workers} workers, one killed (SIGKILL) after {args.kill_after} s with "
-        f"{done_at_kill}/{total} processed, a new one started; {done}/{total} done in "
+        f"process: {args.workers} workers, one killed (SIGKILL) with {done_at_kill}/{total} "
+        f"processed (its drain cut short: {'yes' if cut else 'no'}), a new one started; "
+        f"{done}/{total} done in "
         f"{wall:.1f} s; {total / seconds if seconds else 0:.0f} events/s (first to last "
         f"processed); customers created {counts[2]}, CREATED events {counts[1]}, links {counts[3]}",
         flush=True,
     )
-    return counts == (total, total, total, total) and 0 < done_at_kill < total
+    return counts == (total, total, total, total) and cut and done_at_kill < total
 
 
 def main() -> None:
@@ -222,13 +234,15 @@ def main() -> None:
     parser.add_argument("--gunicorn-workers", type=int, default=3)
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--workers", type=int, default=2, help="db_worker processes")
-    parser.add_argument("--kill-after", type=float, default=3.0, help="seconds")
+    parser.add_argument("--kill-at", type=float, default=0.3, help="share processed, 0-1")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--target-p99", type=float, default=100.0, help="ms")
     parser.add_argument("--accept-only", action="store_true")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("Set DATABASE_URL to a PostgreSQL database (migrated).")
+        raise SystemExit("Set DATABASE_URL to a PostgreSQL server (the run makes its own base).")
+    # A `timeout` or Ctrl-C still stops the server and the workers this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     _django()
     from customers.models import ChannelConnection
 
