@@ -765,6 +765,12 @@ class ChannelEvent(models.Model):
             models.Index(fields=["state", "received_at"], name="channel_event_state_idx"),
             # The duplicate check reads the other deliveries of one Shopify event.
             models.Index(fields=["connection", "event_id"], name="channel_event_event_idx"),
+            # A drain claims the oldest pending event: read in key order, only pending rows.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(state="pending"),
+                name="channel_event_pending_idx",
+            ),
         ]
         permissions = [("retry_channelevent", _("Can retry channel events"))]
 

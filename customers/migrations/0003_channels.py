@@ -75,7 +75,7 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'channel events',
                 'ordering': ['-received_at', '-pk'],
                 'permissions': [('retry_channelevent', 'Can retry channel events')],
-                'indexes': [models.Index(fields=['state', 'received_at'], name='channel_event_state_idx'), models.Index(fields=['connection', 'event_id'], name='channel_event_event_idx')],
+                'indexes': [models.Index(fields=['state', 'received_at'], name='channel_event_state_idx'), models.Index(fields=['connection', 'event_id'], name='channel_event_event_idx'), models.Index(condition=models.Q(('state', 'pending')), fields=['id'], name='channel_event_pending_idx')],
                 'constraints': [models.UniqueConstraint(fields=('connection', 'webhook_id'), name='channel_event_webhook_unique')],
             },
         ),

@@ -23,7 +23,6 @@ Not a test (pytest does not collect it); exits 1 when the target or the exactly-
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import signal
@@ -97,33 +96,45 @@ def _start_server(port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
+def _raw_request(path: str, body: bytes, headers: dict) -> bytes:
+    """One HTTP/1.1 request as bytes, built before the clock starts (the client does no work)."""
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    lines += [f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _send(port: int, raw: bytes) -> int:
+    """Send one request on a new connection (as Shopify does); return the status (0: failed)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(raw)
+            chunks = []
+            while data := sock.recv(65536):
+                chunks.append(data)
+        return int(b"".join(chunks).split(b"\r\n", 1)[0].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _post_all(port, path, deliveries, rate: float, concurrency: int) -> list[tuple[int, float]]:
     """Send each delivery when it is due (``rate`` a second, 0: at once); return (status, s)."""
-    results: list[tuple[int, float]] = [(0, 0.0)] * len(deliveries)
+    requests = [_raw_request(path, body, headers) for body, headers in deliveries]
+    results: list[tuple[int, float]] = [(0, 0.0)] * len(requests)
     lock = threading.Lock()
     cursor = [0]
     start = time.perf_counter() + 0.1
 
     def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         while True:
             with lock:
                 i = cursor[0]
-                if i >= len(deliveries):
+                if i >= len(requests):
                     return
                 cursor[0] += 1
             due = start + i / rate if rate else time.perf_counter()
             if (wait := due - time.perf_counter()) > 0:
                 time.sleep(wait)
-            body, headers = deliveries[i]
-            try:
-                conn.request("POST", path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                status = 0
-                conn.close()
+            status = _send(port, requests[i])
             results[i] = (status, time.perf_counter() - due)
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
