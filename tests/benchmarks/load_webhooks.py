@@ -145,6 +145,17 @@ def _post_all(port, path, deliveries, rate: float, concurrency: int) -> list[tup
     return results
 
 
+def _print_seconds(results: list[tuple[int, float]], rate: float) -> None:
+    """Latency second by second (a slow second shows a neighbour's burst, a slow start warm-up)."""
+    per_second = int(rate) or len(results)
+    for start in range(0, len(results), per_second):
+        window = sorted(seconds for _, seconds in results[start : start + per_second])
+        print(
+            f"  second {start // per_second}: p50 {statistics.median(window) * 1000:.1f} ms, "
+            f"max {window[-1] * 1000:.1f} ms"
+        )
+
+
 def _accept(args, connection) -> float:
     """Run the accept phase; return its p99 in ms (and print the figures)."""
     server = _start_server(args.port, args.gunicorn_workers)
@@ -163,6 +174,8 @@ def _accept(args, connection) -> float:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    if args.per_second:
+        _print_seconds(results, args.rate)
     ok = sorted(seconds for status, seconds in results if status == 200)
     p50 = statistics.median(ok) * 1000
     p99 = ok[max(0, int(len(ok) * 0.99) - 1)] * 1000
@@ -249,6 +262,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--target-p99", type=float, default=100.0, help="ms")
     parser.add_argument("--accept-only", action="store_true")
+    parser.add_argument("--per-second", action="store_true", help="latency of each second")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL server (the run makes its own base).")
