@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from customers.models import Address, Customer, Order
+from customers.services.order_summary import order_summaries_refresh
 from tests.backoffice.helpers import mark_second_factor_passed
 
 _counter = itertools.count(1)
@@ -91,7 +92,10 @@ def make_order(db):
         fields.setdefault("number", f"#{n}")
         fields.setdefault("total", "10.00")
         fields.setdefault("source", "shopify")
-        return Order.objects.create(customer=customer, **fields)
+        order = Order.objects.create(customer=customer, **fields)
+        # Orders come from orders_record, which keeps the summary; this shortcut does it too.
+        order_summaries_refresh(customer_ids=[customer.pk] if customer else [])
+        return order
 
     return build
 

@@ -40,6 +40,7 @@ from customers.phones import phone_display, phone_search_candidates, phone_searc
 from customers.selectors.search import customers_exact_match
 from customers.services.deletion import customers_delete
 from customers.services.editing import RelatedEdits, customer_save
+from customers.services.order_summary import money_display
 
 PAGE_SIZES = (10, 20, 50, 100, 200, 500)
 PAGE_SIZE_PARAM = "per_page"
@@ -102,6 +103,9 @@ class CustomerAdmin(admin.ModelAdmin):
         "group",
         "tag_list",
         "order_count",
+        "spent",
+        "last_order_at",
+        "created_at",
         "status_and_erasure",
     ]
     list_display_links = ["display_name", "email"]
@@ -392,7 +396,7 @@ class CustomerAdmin(admin.ModelAdmin):
         return CustomerChangeList
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_order_counts().prefetch_related("tags")
+        return super().get_queryset(request).prefetch_related("tags")
 
     def get_search_results(self, request, queryset, search_term):
         exact = customers_exact_match(queryset, search_term)
@@ -421,6 +425,10 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description=_("orders"), ordering="order_count")
     def order_count(self, obj):
         return obj.order_count
+
+    @admin.display(description=_("total spent"), ordering="total_spent")
+    def spent(self, obj):
+        return money_display(obj.total_spent, obj.spent_unconverted)
 
     @admin.display(description=_("totals"))
     def order_summary(self, obj):
