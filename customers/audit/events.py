@@ -14,7 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import F, Value
@@ -33,6 +35,7 @@ from customers.models import (
     Note,
     Order,
 )
+from customers.personal_data import REDACTED_TEXT, event_data_scrub
 
 CONSENT_CHANNELS = ("email", "sms")
 # A staff user, or a label for work done without one (a management command, cron).
@@ -261,14 +264,43 @@ def customers_emailed_events(
     )
 
 
-def customers_deleted_events(*, actor: Actor, labels: dict[int, str]) -> int:
-    """DELETED: written before the rows go, unlinked; the id stays in ``customer_ref``."""
+# Why a DELETED event was written: the guarded delete is the one path that deletes customers.
+DELETION_REASON = "guarded_delete"
+
+
+def customers_deleted_events(*, actor: Actor, customer_ids: list[int]) -> int:
+    """DELETED: the id (``customer_ref``) and the reason only; the person's data goes with them.
+
+    Written before the rows go, unlinked.
+    """
     return events_write_rows(
         actor=actor,
         kind=EventKind.DELETED,
-        rows=((pk, {"customer": label}) for pk, label in labels.items()),
+        rows=((pk, {"reason": DELETION_REASON}) for pk in customer_ids),
         keep_link=False,
     )
+
+
+EVENT_SCRUB_BATCH = 2000
+
+
+def customers_events_redact(*, customer_ids: list[int]) -> int:
+    """Scrub the personal data from these customers' audit trail; return the events rewritten.
+
+    Their events keep who did what and when, but every value goes (``event_data_scrub``: field
+    diffs, note bodies, addresses, labels); Django's own admin log, which names the object
+    (``object_repr`` is the customer's name) and its inlines, is blanked too. Erasure and
+    deletion call this in their transaction.
+    """
+    events = list(CustomerEvent.objects.filter(customer_ref__in=customer_ids).only("pk", "data"))
+    for event in events:
+        event.data = event_data_scrub(event.data)
+    CustomerEvent.objects.bulk_update(events, ["data"], batch_size=EVENT_SCRUB_BATCH)
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Customer),
+        object_id__in=[str(pk) for pk in customer_ids],
+    ).update(object_repr=REDACTED_TEXT, change_message="")
+    return len(events)
 
 
 def customer_merged_events(
@@ -553,6 +585,12 @@ def _redacted_lines(data: dict) -> list[str]:
     return lines
 
 
+def _deleted_lines(data: dict) -> list[str]:
+    if data.get("reason") != DELETION_REASON:
+        return _payload_lines(data)
+    return [_("Deleted through the guarded delete; no personal data was kept.")]
+
+
 def _note_added_lines(data: dict) -> list[str]:
     return _payload_lines(data, {"body": lambda v: [display_value(v)], "id": lambda v: []})
 
@@ -573,6 +611,7 @@ DESCRIBERS: dict[str, Callable[[dict], list[str]]] = {
     EventKind.CONSENT_CHANGED: _consent_lines,
     EventKind.ERASURE_REQUESTED: _erasure_requested_lines,
     EventKind.REDACTED: _redacted_lines,
+    EventKind.DELETED: _deleted_lines,
     EventKind.NOTE_ADDED: _note_added_lines,
     EventKind.ORDER_RECORDED: _order_recorded_lines,
 }
