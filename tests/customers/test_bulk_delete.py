@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.audit.events import note_added_event
+from customers.audit.events import event_lines, note_added_event
 from customers.models import (
     Address,
     Customer,
@@ -327,6 +327,10 @@ def test_a_deleted_customers_trail_and_admin_log_keep_nothing_of_the_person(
     for text in ("Delia", "Deletable", "Jones", "delia@ex.com", "private note"):
         assert text not in dump, text
     assert {"kind": EventKind.DELETED, "data": {"reason": "guarded_delete"}} in trail
+    deleted = CustomerEvent.objects.get(customer_ref=customer.pk, kind=EventKind.DELETED)
+    assert event_lines(deleted) == [
+        "Deleted through the guarded delete; no personal data was kept."
+    ]
     # Another customer's trail is untouched.
     dump = repr(list(CustomerEvent.objects.filter(customer_ref=kept.pk).values("data")))
     assert "Kept-Jones" in dump and "Karl's note" in dump
