@@ -68,8 +68,7 @@ MERGE_BAD_CHOICE = _("The value of %(field)s must come from one of the selected 
 
 UNMERGE_ALREADY_UNDONE = _("This merge was already undone.")
 UNMERGE_ERASED = _(
-    "%(customer)s has had their personal data erased: a merge that involves them cannot be "
-    "undone."
+    "%(customer)s has had their personal data erased: a merge that involves them cannot be undone."
 )
 UNMERGE_SURVIVOR_MERGED = _(
     "%(customer)s has since been merged into another customer: undo that merge first."
