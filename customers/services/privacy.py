@@ -268,6 +268,19 @@ def _merge_snapshots_scrub(family: list[int]) -> None:
     CustomerMerge.objects.bulk_update(
         merges, ["survivor_before", "survivor_after"], batch_size=EVENT_BATCH_SIZE
     )
+    # A survivor outside the family (the merge was undone) recorded the values it took from
+    # them in its own MERGED event: that event goes the way of theirs.
+    others = {m.pk: m.survivor_id for m in merges if m.survivor_id not in family}
+    events = [
+        event
+        for event in CustomerEvent.objects.filter(
+            customer_ref__in=set(others.values()), kind__in=MERGE_EVENT_KINDS
+        ).only("pk", "data")
+        if isinstance(event.data, dict) and event.data.get("merge") in others
+    ]
+    for event in events:
+        event.data = event_data_scrub(event.data)
+    CustomerEvent.objects.bulk_update(events, ["data"], batch_size=EVENT_BATCH_SIZE)
 
 
 def _contact_details(family: list[int]) -> set[str]:

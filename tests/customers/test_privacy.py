@@ -693,6 +693,9 @@ def test_an_undone_merge_forgets_an_absorbed_person_later_erased(superuser, make
     merge.refresh_from_db()
     assert merge.survivor_after["last_name"] == "[redacted]"
     assert "Gone" not in json.dumps([merge.survivor_before, merge.survivor_after])
+    trail = CustomerEvent.objects.filter(customer_ref=kept.pk, kind=EventKind.MERGED).get()
+    assert trail.data["changes"] == {"last_name": ["[redacted]", "[redacted]"]}
+    assert trail.data["merge"] == merge.pk
     kept.refresh_from_db()
     assert (kept.status, kept.first_name) == (Status.ACTIVE, "Kim")
 
