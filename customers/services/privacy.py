@@ -1,8 +1,12 @@
 """Privacy requests: erasure (request, cancel, carry out after the hold) and personal-data export.
 
 Erasure redacts in place rather than deleting: the customer's orders stay (numbers, dates,
-totals, currency) so the shop's accounts stay whole, but nothing left on the customer, its
-orders or its audit trail identifies the person.
+totals, currency) so the shop's accounts stay whole, but nothing left identifies the person:
+not the customer, the records merged into it however long the chain, their orders, audit trail
+and Django's admin log, the merge records they are part of, nor the import working files that
+name them. What is personal is read from ``customers.personal_data``;
+``tests/customers/test_erasure_leaves_nothing.py`` searches the whole database and the private
+folder afterwards.
 """
 
 from __future__ import annotations
@@ -319,8 +323,14 @@ def _due_rows(ids: list[int], now: datetime.datetime) -> list[tuple]:
 
 
 @transaction.atomic
-def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> list[int]:
-    """Erase the customers of ``ids`` that are still due, in one transaction; return them."""
+def _erase_batch(
+    *, actor: Actor, ids: list[int], now: datetime.datetime, contacts: set[str] | None = None
+) -> list[int]:
+    """Erase the customers of ``ids`` that are still due, in one transaction; return them.
+
+    Their emails and phones are added to ``contacts``, for the import files to forget.
+    """
+    contacts = set() if contacts is None else contacts
     rows = _due_rows(ids, now)
     erased = [row[0] for row in rows]
     if not erased:
@@ -328,7 +338,7 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
     # The records merged into them, however far down a chain, are the same person's: they go too.
     parents = _merged_family(erased)
     family = erased + list(parents)
-    contacts = _contact_details(family)
+    contacts |= _contact_details(family)
 
     customers_events_redact(customer_ids=family)
     _merge_snapshots_scrub(family)
@@ -352,8 +362,6 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
     customers_redacted_events(
         actor=actor, data_by_customer={pk: data_by_customer[pk] for pk in family}
     )
-    # Files are not part of the transaction: they go once the erasure is committed.
-    transaction.on_commit(lambda: imports_forget(values=contacts))
     return erased
 
 
@@ -383,8 +391,14 @@ def customers_process_erasure(
             run.waiting.append((pk, due))
     if dry_run:
         return run
+    contacts: set[str] = set()
     for start in range(0, len(run.due), batch_size):
-        run.erased += _erase_batch(actor=actor, ids=run.due[start : start + batch_size], now=now)
+        run.erased += _erase_batch(
+            actor=actor, ids=run.due[start : start + batch_size], now=now, contacts=contacts
+        )
+    # Files are not part of a transaction: they go once the erasures are committed, one pass
+    # over the import folders for the whole run.
+    transaction.on_commit(lambda: imports_forget(values=contacts))
     return run
 
 
