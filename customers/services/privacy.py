@@ -220,8 +220,6 @@ class ErasureRun:
     waiting: list[tuple[int, datetime.datetime]] = field(default_factory=list)
 
 
-# Kept under its old name: the scrubbing rule itself lives in the one classification.
-scrub_audit_data = event_data_scrub
 MERGE_EVENT_KINDS = (EventKind.MERGED, EventKind.ABSORBED, EventKind.UNMERGED)
 
 

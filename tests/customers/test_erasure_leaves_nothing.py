@@ -5,7 +5,9 @@ form, merges, an admin import, an email, a personal-data export, a related recor
 then erased by the real command. The whole database (every table of the default connection,
 found by introspection, every column) and every file of the private folder are then searched
 for the person: nothing may be found. No table is left out, so a table or column added later
-that keeps any of it makes this test fail.
+that keeps any of it makes this test fail. That includes Django's admin log (its
+``object_repr`` is the customer's name; erasure blanks it), the sessions (read decoded) and
+django-axes' access tables (they hold staff usernames and addresses, never a customer's).
 """
 
 from __future__ import annotations

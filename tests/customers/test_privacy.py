@@ -604,6 +604,10 @@ def test_erasure_follows_a_merge_chain_and_scrubs_the_merge_records(client, make
         list(CustomerMerge.objects.values("survivor_before", "survivor_after")), default=str
     )
     assert "+12025550143" in stored and "Zorn" in stored
+    # Before: a clerk sees W on Z's merges page and in the list of merged records.
+    client.force_login(make_staff("view_customer", "change_customer", "merge_customer"))
+    assert "wanda@example.org" in client.get(reverse(MERGES_URL, args=[z.pk])).content.decode()
+    assert "wanda@example.org" in client.get(LIST_URL, {"status": "merged"}).content.decode()
     customer_request_erasure(actor="test", customer_id=x.pk)
     out = StringIO()
     call_command("process_erasure_requests", stdout=out)
@@ -641,7 +645,6 @@ def test_erasure_follows_a_merge_chain_and_scrubs_the_merge_records(client, make
         assert text not in stored, text
 
     # What a clerk sees: the merges pages, the list of merged records, no way to undo.
-    client.force_login(make_staff("view_customer", "change_customer", "merge_customer"))
     for survivor in (z, x):
         page = client.get(reverse(MERGES_URL, args=[survivor.pk]))
         assert page.status_code == 200
