@@ -281,6 +281,22 @@ def customers_deleted_events(*, actor: Actor, customer_ids: list[int]) -> int:
     )
 
 
+def deleted_customers_events_redact() -> int:
+    """Scrub the trail of customers deleted before deletion scrubbed it; return how many.
+
+    Their DELETED event still names them (``{"customer": "Name <email>"}``, the old shape):
+    each such trail is scrubbed and the event rewritten to the reason only. Idempotent.
+    """
+    old = CustomerEvent.objects.filter(kind=EventKind.DELETED).exclude(data__has_key="reason")
+    refs = sorted(set(old.values_list("customer_ref", flat=True)))
+    if refs:
+        customers_events_redact(customer_ids=refs)
+        CustomerEvent.objects.filter(kind=EventKind.DELETED, customer_ref__in=refs).update(
+            data={"reason": DELETION_REASON}
+        )
+    return len(refs)
+
+
 EVENT_SCRUB_BATCH = 2000
 
 

@@ -29,6 +29,7 @@ from customers.audit.events import (
     customers_erasure_requested_events,
     customers_events_redact,
     customers_redacted_events,
+    deleted_customers_events_redact,
     personal_data_exported_event,
 )
 from customers.db.locks import customer_lock, customers_lock, locked
@@ -398,6 +399,17 @@ def customers_process_erasure(
     # over the import folders for the whole run.
     transaction.on_commit(lambda: imports_forget(values=contacts))
     return run
+
+
+@transaction.atomic
+def deleted_customers_redact() -> int:
+    """Scrub what the trail still says about customers deleted before deletion scrubbed it.
+
+    Customers deleted by earlier versions left their name, email and notes in their events,
+    out of erasure's reach; ``process_erasure_requests`` runs this each time (it finds nothing
+    once done). Returns the number of deleted customers whose trail was scrubbed.
+    """
+    return deleted_customers_events_redact()
 
 
 # --- personal-data export ----------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+from io import StringIO
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -335,3 +337,28 @@ def test_a_deleted_customers_trail_and_admin_log_keep_nothing_of_the_person(
     dump = repr(list(CustomerEvent.objects.filter(customer_ref=kept.pk).values("data")))
     assert "Kept-Jones" in dump and "Karl's note" in dump
     assert LogEntry.objects.filter(object_repr__contains="Karl").exists()
+
+
+def test_the_erasure_command_scrubs_the_trail_of_customers_deleted_by_earlier_versions(
+    make_customer,
+):
+    gone = make_customer(first_name="Olga", email="olga@example.com")
+    note = Note.objects.create(customer=gone, body="Olga's secret")
+    note_added_event(actor="test", customer=gone, note=note)
+    ref = gone.pk
+    Note.objects.filter(pk=note.pk).delete()
+    gone.delete()  # as the old deletion left it: the event still names her
+    CustomerEvent.objects.create(
+        customer_ref=ref, kind=EventKind.DELETED, data={"customer": "Olga <olga@example.com>"}
+    )
+    out = StringIO()
+    call_command("process_erasure_requests", stdout=out)
+    assert "Scrubbed the history of 1 deleted customer(s)." in out.getvalue()
+    trail = dict(CustomerEvent.objects.filter(customer_ref=ref).values_list("kind", "data"))
+    assert trail == {
+        EventKind.NOTE_ADDED: {"id": note.pk, "body": "[redacted]"},
+        EventKind.DELETED: {"reason": "guarded_delete"},
+    }
+    out = StringIO()
+    call_command("process_erasure_requests", stdout=out)
+    assert "Scrubbed" not in out.getvalue()

@@ -9,7 +9,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from customers.services.importing.files import import_retention, imports_remove_expired
-from customers.services.privacy import COMMAND_ACTOR, customers_process_erasure
+from customers.services.privacy import (
+    COMMAND_ACTOR,
+    customers_process_erasure,
+    deleted_customers_redact,
+)
 
 
 class Command(BaseCommand):
@@ -48,6 +52,9 @@ class Command(BaseCommand):
             f"Erased {len(run.erased)} customer(s); {len(run.waiting)} wait for the "
             f"{hold}-day hold after their last order."
         )
+        scrubbed = deleted_customers_redact()
+        if scrubbed:
+            self.stdout.write(f"Scrubbed the history of {scrubbed} deleted customer(s).")
         removed = imports_remove_expired()
         hours = import_retention().total_seconds() / 3600
         self.stdout.write(f"Removed {len(removed)} import folder(s) older than {hours:g} hours.")
