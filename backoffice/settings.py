@@ -130,6 +130,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Uploaded import files never sit under a public URL.
 PRIVATE_UPLOAD_ROOT = Path(os.environ.get("BACKOFFICE_PRIVATE_ROOT", BASE_DIR / "private"))
+# Hours an import's working files (upload, preview, result) are kept, confirmed or not.
+BACKOFFICE_IMPORT_RETENTION_HOURS = float(os.environ.get("BACKOFFICE_IMPORT_RETENTION_HOURS", "24"))
 
 LOGIN_URL = "admin:login"
 

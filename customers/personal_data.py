@@ -211,3 +211,32 @@ def order_snapshot_scrub(snapshot) -> dict:
     """Keep only the non-personal keys of an order's shipping-address snapshot."""
     snapshot = snapshot if isinstance(snapshot, dict) else {}
     return {key: snapshot[key] for key in ORDER_SNAPSHOT_KEPT_KEYS if snapshot.get(key)}
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+# What a redacted value reads as, in event payloads and merge snapshots.
+REDACTED_TEXT = "[redacted]"
+
+
+def event_data_scrub(value):
+    """Replace every personal value of an event payload, keeping its shape, ids and our codes.
+
+    Any text may be a name, an address or a note, so every string that is not one of our codes
+    goes; numbers (ids, counts) and yes/no values stay.
+    """
+    if isinstance(value, dict):
+        return {key: event_data_scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [event_data_scrub(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str) and value in SAFE_PAYLOAD_STRINGS:
+        return value
+    return REDACTED_TEXT
+
+
+# The contact details that name a person in the import working files (uploads and reports):
+# names alone are too common to recognise a person by, these are not.
+CUSTOMER_CONTACT_FIELDS = ("email", "phone")
+ADDRESS_CONTACT_FIELDS = ("phone",)

@@ -25,6 +25,12 @@ def _english_and_allowed_host(settings):
 
 
 @pytest.fixture(autouse=True)
+def _private_files_in_tmp(settings, tmp_path):
+    """Keep every test's uploads and import reports away from a developer's private folder."""
+    settings.PRIVATE_UPLOAD_ROOT = tmp_path / "private"
+
+
+@pytest.fixture(autouse=True)
 def _force_login_passes_two_factor(monkeypatch):
     """force_login stands for a whole sign-in, second factor included (tests/backoffice
     sign in through the real password and code pages)."""

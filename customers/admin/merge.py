@@ -375,9 +375,11 @@ def merges_view(modeladmin, request, object_id: int):
             key: sum(len(moved.get(key, [])) for moved in merge.moved.values())
             for key in ("orders", "notes", "addresses", "addresses_folded", "tag_links")
         }
+        # An erased person is never brought back (customer_unmerge refuses): no button.
+        erased = any(c.status == Status.REDACTED for c in [customer, *merge.absorbed_customers])
         merge.unmerge_url = (
             reverse("admin:customers_customer_unmerge", args=[customer.pk, merge.pk])
-            if can_merge and merge.undone_at is None
+            if can_merge and merge.undone_at is None and not erased
             else ""
         )
     context = {

@@ -14,7 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import F, Value
@@ -22,7 +24,13 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from customers.db.bulk import customers_with_ids, id_batches, insert_from_select, rows_insert
+from customers.db.bulk import (
+    IdIn,
+    customers_with_ids,
+    id_batches,
+    insert_from_select,
+    rows_insert,
+)
 from customers.models import (
     Address,
     Consent,
@@ -33,6 +41,7 @@ from customers.models import (
     Note,
     Order,
 )
+from customers.personal_data import REDACTED_TEXT, event_data_scrub
 
 CONSENT_CHANNELS = ("email", "sms")
 # A staff user, or a label for work done without one (a management command, cron).
@@ -261,14 +270,83 @@ def customers_emailed_events(
     )
 
 
-def customers_deleted_events(*, actor: Actor, labels: dict[int, str]) -> int:
-    """DELETED: written before the rows go, unlinked; the id stays in ``customer_ref``."""
+# Why a DELETED event was written: the guarded delete is the one path that deletes customers.
+DELETION_REASON = "guarded_delete"
+
+
+def customers_deleted_events(*, actor: Actor, customer_ids: list[int]) -> int:
+    """DELETED: the id (``customer_ref``) and the reason only; the person's data goes with them.
+
+    Written before the rows go, unlinked.
+    """
     return events_write_rows(
         actor=actor,
         kind=EventKind.DELETED,
-        rows=((pk, {"customer": label}) for pk, label in labels.items()),
+        rows=((pk, {"reason": DELETION_REASON}) for pk in customer_ids),
         keep_link=False,
     )
+
+
+def deleted_customers_events_redact() -> int:
+    """Scrub the trail of customers deleted before deletion scrubbed it; return how many.
+
+    Their DELETED event still names them (``{"customer": "Name <email>"}``, the old shape):
+    each such trail is scrubbed and the event rewritten to the reason only. Idempotent.
+    """
+    old = CustomerEvent.objects.filter(kind=EventKind.DELETED).exclude(data__has_key="reason")
+    refs = sorted(set(old.values_list("customer_ref", flat=True)))
+    if refs:
+        customers_events_redact(customer_ids=refs)
+        CustomerEvent.objects.filter(kind=EventKind.DELETED, customer_ref__in=refs).update(
+            data={"reason": DELETION_REASON}
+        )
+    return len(refs)
+
+
+# Events whose scrubbed payload is unique (a note's id, a record number) are rewritten a few
+# hundred per statement: a longer CASE costs SQLite more than another statement.
+EVENT_SCRUB_BATCH = 500
+
+
+def _events_scrub(customer_ids: list[int]) -> int:
+    """Rewrite these customers' event payloads scrubbed; one UPDATE per distinct result.
+
+    A bulk action's events scrub to few distinct payloads (``{"tags": ["[redacted]"]}``), so
+    most events are rewritten by a handful of ``UPDATE ... WHERE id IN``; payloads with nothing
+    personal (statuses, consent codes) are not written at all.
+    """
+    groups: dict[str, tuple[Any, list[int]]] = {}
+    for pk, data in CustomerEvent.objects.filter(IdIn(F("customer_ref"), customer_ids)).values_list(
+        "pk", "data"
+    ):
+        scrubbed = event_data_scrub(data)
+        if scrubbed != data:
+            key = json.dumps(scrubbed, sort_keys=True)
+            groups.setdefault(key, (scrubbed, []))[1].append(pk)
+    unique = [CustomerEvent(pk=pks[0], data=data) for data, pks in groups.values() if len(pks) == 1]
+    for data, pks in groups.values():
+        if len(pks) > 1:
+            CustomerEvent.objects.filter(IdIn(F("pk"), pks)).update(data=data)
+    CustomerEvent.objects.bulk_update(unique, ["data"], batch_size=EVENT_SCRUB_BATCH)
+    return sum(len(pks) for _data, pks in groups.values())
+
+
+def customers_events_redact(*, customer_ids: list[int]) -> int:
+    """Scrub the personal data from these customers' audit trail; return the events rewritten.
+
+    Their events keep who did what and when, but every value goes (``event_data_scrub``: field
+    diffs, note bodies, addresses, labels); Django's own admin log, which names the object
+    (``object_repr`` is the customer's name) and its inlines, is blanked too. Erasure and
+    deletion call this in their transaction.
+    """
+    content_type = ContentType.objects.get_for_model(Customer)
+    rewritten = 0
+    for batch in id_batches(list(customer_ids)):
+        rewritten += _events_scrub(batch)
+        LogEntry.objects.filter(
+            content_type=content_type, object_id__in=[str(pk) for pk in batch]
+        ).update(object_repr=REDACTED_TEXT, change_message="")
+    return rewritten
 
 
 def customer_merged_events(
@@ -553,6 +631,12 @@ def _redacted_lines(data: dict) -> list[str]:
     return lines
 
 
+def _deleted_lines(data: dict) -> list[str]:
+    if data.get("reason") != DELETION_REASON:
+        return _payload_lines(data)
+    return [_("Deleted through the guarded delete; no personal data was kept.")]
+
+
 def _note_added_lines(data: dict) -> list[str]:
     return _payload_lines(data, {"body": lambda v: [display_value(v)], "id": lambda v: []})
 
@@ -573,6 +657,7 @@ DESCRIBERS: dict[str, Callable[[dict], list[str]]] = {
     EventKind.CONSENT_CHANGED: _consent_lines,
     EventKind.ERASURE_REQUESTED: _erasure_requested_lines,
     EventKind.REDACTED: _redacted_lines,
+    EventKind.DELETED: _deleted_lines,
     EventKind.NOTE_ADDED: _note_added_lines,
     EventKind.ORDER_RECORDED: _order_recorded_lines,
 }
