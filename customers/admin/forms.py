@@ -10,9 +10,9 @@ from taggit.forms import TagField
 
 from customers.models import PHONE_INVALID, Customer, Tag
 from customers.phones import phone_region, phone_to_e164
-from customers.services.editing import customer_check_version
+from customers.services.editing import TAG_CREATE_NOT_ALLOWED, customer_check_version
 from customers.services.emailing import email_template_check
-from customers.services.tagging import TAG_NAMES_EMPTY, tag_names_clean
+from customers.services.tagging import TAG_NAMES_EMPTY, tag_names_clean, tags_resolve
 from groups.models import CustomerGroup
 
 TAG_SUGGESTIONS_ID = "customer-tag-suggestions"
@@ -133,7 +133,13 @@ class CustomerVersionFormMixin(forms.Form):
 
 
 class CustomerAdminForm(CustomerVersionFormMixin, forms.ModelForm):
-    """Read the customer's phone with the country of its default address, as a clerk would."""
+    """Read the customer's phone with the country of its default address, as a clerk would.
+
+    ``may_create_tags`` (set by the admin per request) says whether a typed tag that the store
+    does not have yet may be created; without it only existing tags are accepted.
+    """
+
+    may_create_tags = True
 
     class Meta:
         model = Customer
@@ -161,6 +167,18 @@ class CustomerAdminForm(CustomerVersionFormMixin, forms.ModelForm):
             if default and default.country_code:
                 return default.country_code
         return ""
+
+    def clean_tags(self):
+        names = self.cleaned_data.get("tags") or []
+        if not self.may_create_tags:
+            _found, missing = tags_resolve(names=names, create=False)
+            if missing:
+                raise ValidationError(
+                    TAG_CREATE_NOT_ALLOWED,
+                    code="tag_create_not_allowed",
+                    params={"tags": ", ".join(missing)},
+                )
+        return names
 
     def clean_phone(self):
         raw = (self.cleaned_data.get("phone") or "").strip()
