@@ -371,7 +371,7 @@ class CustomerAdmin(admin.ModelAdmin):
             return fieldsets
         fields = ["consent_history_table", "recent_events"]
         if self.has_change_permission(request, obj):
-            fields.append("expected_version")
+            fields += ["expected_version", "edit_state"]
         return [*fieldsets, (_("Consent history and audit trail"), {"fields": fields})]
 
     def save_model(self, request, obj, form, change):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -152,6 +153,70 @@ def _stale_error(customer_id: int) -> ValidationError:
     return ValidationError(
         STALE_EDIT, code="stale_version", params={"who": who, "when": when, "what": what}
     )
+
+
+# --- a refused save: what the other person changed, what the user changed ------------------
+
+
+def snapshot_value(value):
+    """One field's value in the canonical, JSON-ready form two snapshots are compared in."""
+    if hasattr(value, "pk"):
+        return value.pk
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple | set):
+        return sorted((str(item) for item in value), key=str.lower)
+    return value
+
+
+def customer_snapshot(customer: Customer, names: Iterable[str]) -> dict[str, object]:
+    """The stored values of these change-form fields (``tags`` as its names), canonical."""
+    snapshot = {}
+    for name in names:
+        if name == "tags":
+            value = list(customer.tags.names()) if customer.pk else []
+        else:
+            value = getattr(customer, Customer._meta.get_field(name).attname)
+        snapshot[name] = snapshot_value(value)
+    return snapshot
+
+
+@dataclass
+class EditConflict:
+    """What a refused save meets: the stored version and values, and per field the other
+    person changed since the form was loaded, their value and the user's (``yours``)."""
+
+    version: int
+    current: dict[str, object]
+    theirs: dict[str, object] = field(default_factory=dict)
+    yours: dict[str, object] = field(default_factory=dict)
+    # Of those fields, the ones the user changed too: the user must choose.
+    both: list[str] = field(default_factory=list)
+
+
+def customer_edit_conflict(
+    *, customer_id: int, base: dict[str, object], yours: dict[str, object]
+) -> EditConflict:
+    """Compare a refused form with the stored customer, field by field.
+
+    ``base`` holds the values the form was loaded with, ``yours`` the values the user sent
+    (canonical, see :func:`snapshot_value`). A field the other person changed (stored differs
+    from ``base``) is returned with both values; the user's own edits elsewhere are not touched.
+    """
+    stored = Customer.objects.get(pk=customer_id)
+    current = customer_snapshot(stored, base)
+    conflict = EditConflict(version=stored.version, current=current)
+    for name, loaded in base.items():
+        if current[name] == loaded:
+            continue
+        mine = yours.get(name, loaded)
+        conflict.theirs[name] = current[name]
+        conflict.yours[name] = mine
+        if mine not in (loaded, current[name]):
+            conflict.both.append(name)
+    return conflict
 
 
 @transaction.atomic
