@@ -219,6 +219,21 @@ def _bulk_transactional_check(actor: Actor, marketing: bool, recipients: int) ->
         )
 
 
+def customers_email_check(*, actor: Actor, customers: Selection, marketing: bool) -> EmailPreview:
+    """Refuse before any work what :func:`customers_email` would refuse; return the preview.
+
+    For a caller that sends later (a background job): a missing footer setting or a big
+    non-marketing mailing without its permission is said on the confirmation page, not in the
+    job's failure. ``customers_email`` checks again when it runs.
+    """
+    if marketing:
+        _marketing_footer()
+    preview = customers_email_preview(customers=customers)
+    reach = preview.marketing_recipients if marketing else preview.recipients
+    _bulk_transactional_check(actor, marketing, reach)
+    return preview
+
+
 @transaction.atomic
 def customers_email(
     *, actor: Actor, customers: Selection, subject: str, body: str, marketing: bool

@@ -28,6 +28,7 @@ from customers.services.emailing import (
     EMAIL_NO_POSTAL_ADDRESS,
     EMAIL_NO_PUBLIC_URL,
     customers_email,
+    customers_email_check,
 )
 from tests.customers.bulk_helpers import confirm, messages_of, start
 
@@ -157,6 +158,7 @@ def test_the_page_is_public_and_get_changes_nothing(subscriber):
     assert response.status_code == 200
     page = response.content.decode()
     assert "Unsubscribe from marketing email?" in page
+    assert page.count("<h1>") == 1
     assert '<input type="submit" class="default" value="Unsubscribe">' in page
     assert 'id="site-name">Customer back office</div>' in page  # the admin's look
     assert 'href="/admin/' not in page  # no way into the back office
@@ -299,3 +301,17 @@ def test_the_limit_holds_through_the_admin_action(
     with django_capture_on_commit_callbacks(execute=True):
         response = confirm(client, page, subject="News", body="x", marketing="on")
     assert messages_of(response) == ["Email sent to 3 customers."]
+
+
+def test_the_check_says_up_front_what_the_mailing_would_refuse(many, make_staff, settings):
+    clerk = make_staff("view_customer", "email_customer")
+    with pytest.raises(ValidationError) as error:
+        customers_email_check(actor=clerk, customers=Customer.objects.all(), marketing=False)
+    assert error.value.messages == [EMAIL_BULK_TRANSACTIONAL_DENIED % {"max": 2, "count": 3}]
+    preview = customers_email_check(actor=clerk, customers=Customer.objects.all(), marketing=True)
+    assert (preview.recipients, preview.marketing_recipients) == (3, 0)
+    settings.BACKOFFICE_STORE_POSTAL_ADDRESS = ""
+    with pytest.raises(ValidationError) as error:
+        customers_email_check(actor=clerk, customers=Customer.objects.all(), marketing=True)
+    assert error.value.code == "no_postal_address"
+    assert not Mailing.objects.exists()
