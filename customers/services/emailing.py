@@ -183,7 +183,7 @@ def unsubscribe_url(*, customer_id: int, channel: str = "email") -> str:
     """The absolute address of a customer's public unsubscribe page."""
     token = unsubscribe_token(customer_id=customer_id, channel=channel)
     path = reverse("customer_unsubscribe", kwargs={"token": token})
-    return settings.BACKOFFICE_PUBLIC_URL.strip().rstrip("/") + path
+    return getattr(settings, "BACKOFFICE_PUBLIC_URL", "").strip().rstrip("/") + path
 
 
 def _unsubscribe_headers(url: str) -> dict[str, str]:
