@@ -198,6 +198,17 @@ BACKOFFICE_PHONE_REGION = os.environ.get("BACKOFFICE_PHONE_REGION", "US").upper(
 # The currency the back office counts money in: orders in another currency count at the rate
 # stored on the order, or are shown apart when none is.
 BACKOFFICE_STORE_CURRENCY = os.environ.get("BACKOFFICE_STORE_CURRENCY", "USD").upper()
+# Marketing email: the store's postal address goes in every footer (CAN-SPAM, Gmail/Yahoo bulk
+# sender rules); the public address the unsubscribe links point to. Marketing email is refused
+# while either is empty.
+BACKOFFICE_STORE_POSTAL_ADDRESS = os.environ.get("BACKOFFICE_STORE_POSTAL_ADDRESS", "")
+BACKOFFICE_PUBLIC_URL = os.environ.get(
+    "BACKOFFICE_PUBLIC_URL", "http://localhost:8000" if DEBUG else ""
+).rstrip("/")
+BACKOFFICE_UNSUBSCRIBE_MAILTO = os.environ.get("BACKOFFICE_UNSUBSCRIBE_MAILTO", "")
+# A non-marketing mailing (which ignores unsubscribes) to more people than this needs the
+# send_bulk_transactional_email permission.
+BACKOFFICE_TRANSACTIONAL_EMAIL_MAX = int(os.environ.get("BACKOFFICE_TRANSACTIONAL_EMAIL_MAX", "50"))
 # How imports and channel syncs find an existing customer:
 # email_then_phone (default), phone_then_email, email_only, phone_only.
 BACKOFFICE_CUSTOMER_MATCHING = os.environ.get("BACKOFFICE_CUSTOMER_MATCHING", "email_then_phone")

@@ -20,6 +20,8 @@ from customers.models import (
     CustomerEvent,
     CustomerMerge,
     EventKind,
+    ExportRecord,
+    Mailing,
     Note,
     Order,
     Status,
@@ -151,6 +153,33 @@ MERGE_NOT_PERSONAL_FIELDS = (
 TAGGED_CUSTOMER_PERSONAL_FIELDS = ("tag", "content_object")
 TAGGED_CUSTOMER_NOT_PERSONAL_FIELDS = ("id",)
 
+# A mailing keeps the subject and text as typed, placeholders unfilled (who got it is in each
+# recipient's EMAILED event); a one-off mail may still name its recipient ("A word for Mrs
+# Quillfeather"): personal, scrubbed of an erased person's names and contacts. An export
+# record's selection may hold a list search (an email, a name): personal; its columns and
+# counts are not.
+MAILING_PERSONAL_FIELDS = ("subject", "body")
+MAILING_NOT_PERSONAL_FIELDS = (
+    "id",
+    "actor",
+    "actor_label",
+    "created_at",
+    "marketing",
+    "selected",
+    "recipients",
+)
+EXPORT_RECORD_PERSONAL_FIELDS = ("selection",)
+EXPORT_RECORD_NOT_PERSONAL_FIELDS = (
+    "id",
+    "actor",
+    "actor_label",
+    "created_at",
+    "kind",
+    "origin",
+    "columns",
+    "rows",
+)
+
 CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
     Customer: (CUSTOMER_PERSONAL_FIELDS, CUSTOMER_NOT_PERSONAL_FIELDS),
     Address: ((*ADDRESS_PERSONAL_FIELDS, *ADDRESS_DERIVED_FIELDS), ADDRESS_NOT_PERSONAL_FIELDS),
@@ -159,6 +188,8 @@ CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]
     CustomerEvent: (EVENT_PERSONAL_FIELDS, EVENT_NOT_PERSONAL_FIELDS),
     CustomerMerge: (MERGE_PERSONAL_FIELDS, MERGE_NOT_PERSONAL_FIELDS),
     TaggedCustomer: (TAGGED_CUSTOMER_PERSONAL_FIELDS, TAGGED_CUSTOMER_NOT_PERSONAL_FIELDS),
+    ExportRecord: (EXPORT_RECORD_PERSONAL_FIELDS, EXPORT_RECORD_NOT_PERSONAL_FIELDS),
+    Mailing: (MAILING_PERSONAL_FIELDS, MAILING_NOT_PERSONAL_FIELDS),
 }
 
 # Models of the customers app that hold no personal data: the store's tag set, and which tags an

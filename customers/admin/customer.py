@@ -39,7 +39,7 @@ from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import phone_display, phone_search_candidates, phone_search_digits
 from customers.selectors.search import customers_exact_match
 from customers.services.deletion import customers_delete
-from customers.services.editing import RelatedEdits, customer_save
+from customers.services.editing import TAG_CREATE_PERMISSION, RelatedEdits, customer_save
 from customers.services.order_summary import money_display
 
 PAGE_SIZES = (10, 20, 50, 100, 200, 500)
@@ -355,8 +355,19 @@ class CustomerAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         # The channel a customer came from decides what a CSV may update (IMPORT_POLICY.md):
-        # it is set when the customer is created, never edited afterwards.
-        return [*fields, "source"] if obj is not None else fields
+        # the system sets it ("manual" here), nobody types it. A read-only field is left out
+        # of the form, so a forged POST value for it is never read.
+        fields.append("source")
+        if not self.has_tag_permission(request):
+            fields.append("tags")
+        if not self.has_group_permission(request):
+            fields.append("group")
+        return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.may_create_tags = request.user.has_perm(TAG_CREATE_PERMISSION)
+        return form
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(super().get_fieldsets(request, obj))
@@ -364,7 +375,7 @@ class CustomerAdmin(admin.ModelAdmin):
             return fieldsets
         fields = ["consent_history_table", "recent_events"]
         if self.has_change_permission(request, obj):
-            fields.append("expected_version")
+            fields += ["expected_version", "edit_state"]
         return [*fieldsets, (_("Consent history and audit trail"), {"fields": fields})]
 
     def save_model(self, request, obj, form, change):

@@ -12,6 +12,7 @@ folder afterwards.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -39,6 +40,10 @@ from customers.models import (
     CustomerEvent,
     CustomerMerge,
     EventKind,
+    ExportKind,
+    ExportOrigin,
+    ExportRecord,
+    Mailing,
     Note,
     Order,
     Status,
@@ -56,6 +61,7 @@ from customers.personal_data import (
     snapshot_scrub,
 )
 from customers.selectors.audit import consent_history
+from customers.services.exporting import export_record_create
 from customers.services.importing.files import imports_forget
 
 ERASURE_NOT_POSSIBLE = _(
@@ -293,6 +299,67 @@ def _contact_details(family: list[int]) -> set[str]:
     return {value for row in [*values, *phones] for value in row if value}
 
 
+def _names(family: list[int]) -> set[str]:
+    """Full and last names of these customers: what a clerk may have searched the list for."""
+    names = set()
+    for first, last in Customer.objects.filter(pk__in=family).values_list(
+        "first_name", "last_name"
+    ):
+        names |= {" ".join(part for part in (first, last) if part), last}
+    return {name for name in names if len(name) >= 3}
+
+
+def _search_names_person(value: str, terms: set[str]) -> bool:
+    """Whether a search or filter value of an export names one of the person's details."""
+    text = value.strip().lower()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    for term in terms:
+        term = term.lower()
+        if term in text or (len(text) >= 4 and text in term):
+            return True
+        term_digits = "".join(ch for ch in term if ch.isdigit())
+        if len(digits) >= 6 and term_digits.endswith(digits):
+            return True
+    return False
+
+
+def _export_records_scrub(terms: set[str]) -> None:
+    """Blank the search and filter values of recorded exports that name the erased person.
+
+    An export record keeps the list's query string (``q=annika@example.se``): the record stays,
+    with who, when, which columns and how many rows, but not the person it searched for.
+    """
+    if not terms:
+        return
+    changed = []
+    for record in ExportRecord.objects.filter(selection__has_key="filters").only("selection"):
+        filters = record.selection.get("filters") or {}
+        scrubbed = {
+            key: [REDACTED_TEXT if _search_names_person(v, terms) else v for v in values]
+            for key, values in filters.items()
+        }
+        if scrubbed != filters:
+            record.selection = {**record.selection, "filters": scrubbed}
+            changed.append(record)
+    ExportRecord.objects.bulk_update(changed, ["selection"], batch_size=EVENT_BATCH_SIZE)
+
+
+def _mailings_scrub(terms: set[str]) -> None:
+    """Cut the erased person's names and contacts out of the mailings' subjects and texts."""
+    if not terms:
+        return
+    names = Q()
+    for term in terms:
+        names |= Q(subject__icontains=term) | Q(body__icontains=term)
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.I)
+    changed = []
+    for mailing in Mailing.objects.filter(names).only("subject", "body"):
+        mailing.subject = pattern.sub(REDACTED_TEXT, mailing.subject)
+        mailing.body = pattern.sub(REDACTED_TEXT, mailing.body)
+        changed.append(mailing)
+    Mailing.objects.bulk_update(changed, ["subject", "body"], batch_size=EVENT_BATCH_SIZE)
+
+
 def _redact_order_snapshots(ids: list[int]) -> None:
     orders = list(
         Order.objects.filter(customer_id__in=ids)
@@ -338,6 +405,9 @@ def _erase_batch(
     parents = _merged_family(erased)
     family = erased + list(parents)
     contacts |= _contact_details(family)
+    terms = contacts | _names(family)
+    _export_records_scrub(terms)
+    _mailings_scrub(terms)
 
     customers_events_redact(customer_ids=family)
     _merge_snapshots_scrub(family)
@@ -496,16 +566,23 @@ def customer_export_personal_data(*, actor: Actor, customer_id: int) -> dict:
     Records merged into this customer are the same person's and are included in full.
     """
     customer = Customer.objects.select_related("group", "erasure_requested_by").get(pk=customer_id)
+    merged = list(
+        Customer.objects.filter(merged_into=customer)
+        .select_related("group", "erasure_requested_by")
+        .order_by("pk")
+    )
     personal_data_exported_event(actor=actor, customer=customer)
-    document = {
+    export_record_create(
+        actor=actor,
+        kind=ExportKind.PERSONAL_DATA,
+        origin=ExportOrigin.ADMIN,
+        selection={"customer": customer.pk, "merged_records": [c.pk for c in merged]},
+        columns=[],
+        rows=1 + len(merged),
+    )
+    return {
         "format": EXPORT_FORMAT,
         "exported_at": timezone.now().isoformat(),
         **_customer_document(customer),
-        "merged_records": [
-            _customer_document(absorbed)
-            for absorbed in Customer.objects.filter(merged_into=customer)
-            .select_related("group", "erasure_requested_by")
-            .order_by("pk")
-        ],
+        "merged_records": [_customer_document(absorbed) for absorbed in merged],
     }
-    return document

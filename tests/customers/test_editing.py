@@ -264,12 +264,12 @@ def test_the_second_save_is_refused_and_keeps_its_input(superuser, make_staff, c
     assert (customer.first_name, customer.last_name) == ("Jean-Pierre", "Dupont")
     assert not Note.objects.filter(body="Rappeler lundi.").exists()
     assert customer.version == 2
-    # The refused form now carries the current version: once the clerk has checked the field
-    # the message names, saving again, knowingly, works.
+    # The refused form now carries the current version and the other clerk's change (shown
+    # with both values, see test_edit_conflicts.py): saving again reverts nothing.
     assert form["expected_version"].value() == 2
     again = page_form_data(response)
-    assert again["first_name"] == "Jean"  # what the clerk saw when opening the form
-    again["first_name"] = "Jean-Pierre"
+    assert again["first_name"] == "Jean-Pierre"
+    again["conflict-first_name"] = "theirs"  # the radio button as the page checked it
     response = second.post(change_url(customer), again)
     assert response.status_code == 302, response.context["errors"]
     customer.refresh_from_db()
