@@ -129,12 +129,22 @@ def _skip_reason(row: dict, marketing: bool) -> str | None:
 
 @transaction.atomic
 def customers_email(
-    *, actor: Actor, customers: Selection, subject: str, body: str, marketing: bool
+    *,
+    actor: Actor,
+    customers: Selection,
+    subject: str,
+    body: str,
+    marketing: bool,
+    outbox: list[tuple[int, EmailMessage]] | None = None,
 ) -> EmailResult:
     """Email each selected customer once, after the transaction commits; count who is skipped.
 
     Skipped: merged, redacted, with a pending erasure request, archived, without an email and,
     for a marketing email, without email consent. One EMAILED event per emailed customer.
+
+    With ``outbox`` (the mailing job) nothing is sent and no event written: each ready message
+    is appended as ``(customer id, message)``; the caller delivers them and records EMAILED for
+    the delivered ones only.
     """
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject:
@@ -157,10 +167,13 @@ def customers_email(
             line = " ".join(email_render(subject, values).split())  # no newline in a header
             outgoing.append((row["email"], line, email_render(body, values)))
             emailed.append(row["pk"])
+    result = EmailResult(selected=len(ids), emailed=len(emailed), skipped=dict(skipped))
+    if outbox is not None:
+        outbox.extend(zip(emailed, _messages(outgoing), strict=True))
+        return result
     customers_emailed_events(
         actor=actor, customer_ids=emailed, subject=subject, marketing=marketing
     )
-    result = EmailResult(selected=len(ids), emailed=len(emailed), skipped=dict(skipped))
     transaction.on_commit(lambda: _send(outgoing, result))
     return result
 
@@ -168,14 +181,17 @@ def customers_email(
 def _send(outgoing: list[tuple[str, str, str]], result: EmailResult) -> None:
     """Hand the messages to the email backend in batches over one connection each."""
     for start in range(0, len(outgoing), SEND_BATCH):
-        batch = outgoing[start : start + SEND_BATCH]
-        messages = [
-            EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
-            for to, subject, body in batch
-        ]
+        messages = _messages(outgoing[start : start + SEND_BATCH])
         try:
             result.delivered += get_connection().send_messages(messages) or 0
         except Exception:
             # The data is committed; losing the rest of the mailing silently would be worse.
             logger.exception("bulk email: %d messages not sent", len(messages))
             result.failed += len(messages)
+
+
+def _messages(outgoing: list[tuple[str, str, str]]) -> list[EmailMessage]:
+    return [
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+        for to, subject, body in outgoing
+    ]
