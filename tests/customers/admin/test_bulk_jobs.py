@@ -240,3 +240,28 @@ def test_a_job_of_the_delete_action_keeps_the_undeletable_and_says_why(
     job = Job.objects.get()
     assert job.message == "2 customers deleted. 1 customer kept (has order history: 1)."
     assert names(Customer.objects.all()) == {"Bob", "Dee"}
+
+
+def test_a_group_created_by_the_job_is_created_once_and_said_once(
+    client, make_staff, people, jobs_above_two, django_capture_on_commit_callbacks
+):
+    user = make_staff("view_customer", "group_customer", "add_customergroup")
+    client.force_login(user)
+    url = LIST_URL + SEARCH
+    page = start(client, "assign_group", url=url, select_across=True, ids=[people[0].pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(client, page, follow=False, new_group="Retail")
+    job = Job.objects.get()
+    assert job.message == "Group “Retail” created. 3 customers moved to group “Retail”."
+    assert CustomerGroup.objects.filter(name__iexact="retail").count() == 1
+    assert names(Customer.objects.filter(group__name="Retail")) == {"Ann", "Bob", "Cy"}
+
+
+def test_a_job_speaks_the_language_of_the_page_that_started_it(
+    clerk, people, jobs_above_two, settings, django_capture_on_commit_callbacks
+):
+    clerk.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    page = start(clerk, "archive", url=LIST_URL + SEARCH, select_across=True, ids=[people[0].pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(clerk, page, follow=False)
+    assert Job.objects.get().message == "3 clients archivés."

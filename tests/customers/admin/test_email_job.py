@@ -280,3 +280,41 @@ def test_a_real_worker_killed_mid_mailing_and_a_second_one_send_each_message_onc
     assert resumed.result["sent"] + unconfirmed == 12
     assert len(printed) >= resumed.result["sent"]  # plus, perhaps, some unconfirmed ones
     assert len(emailed_names()) == resumed.result["sent"]
+
+
+class ReapedMeanwhileBackend(LocmemBackend):
+    """While the first message goes out, the reaper gives up on the job (a missed heartbeat)."""
+
+    def send_messages(self, messages):
+        Job.objects.update(state="failed")
+        return super().send_messages(messages)
+
+
+def test_a_run_whose_job_was_reaped_claims_no_further_batch(
+    clerk, audience, mailing_job, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = f"{__name__}.ReapedMeanwhileBackend"
+    mail.outbox = []
+    page = confirmation(clerk, audience)
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(clerk, page, follow=False, **MAIL)
+    # Its batch (already claimed) is finished and recorded; then it stops.
+    assert recipients(mail.outbox) == ["ann@example.com", "bob@example.com"]
+    assert emailed_names() == ["Ann", "Bob"]
+    assert Job.objects.get().state == "failed"
+
+
+def test_cancel_stops_the_mailing_between_batches(
+    clerk, audience, mailing_job, mailoutbox, django_capture_on_commit_callbacks
+):
+    page = confirmation(clerk, audience)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        submit(clerk, page, follow=False, **MAIL)
+        # The click on Cancel lands as the worker takes the job.
+        Job.objects.update(cancel_requested=True)
+    assert callbacks
+    job = Job.objects.get()
+    assert job.state == "cancelled"
+    assert recipients(mailoutbox) == ["ann@example.com", "bob@example.com"]
+    assert job.message == "Email sent to 2 customers."
+    assert (job.result["sent"], job.result["complete"]) == (2, False)
