@@ -44,7 +44,11 @@ from customers.services.tagging import customers_add_tags, customers_remove_tags
 from groups.models import CustomerGroup
 
 
-def bulk_confirmation_page(modeladmin, request, queryset, *, action: str, data=dict, **page):
+def _no_data(form) -> dict:
+    return {}
+
+
+def bulk_confirmation_page(modeladmin, request, queryset, *, action: str, data=_no_data, **page):
     """``confirmation_page`` for the action ``OPERATIONS[action]``: run it in the request, or,
     above the threshold, start it as a job and show the job's progress page.
 
