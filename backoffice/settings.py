@@ -254,3 +254,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
+
+# --- Bulk actions and mailings as background jobs (customers/jobs_bulk.py) ---
+# A list action (tags, group, archive, delete) on more customers than this runs as a job, in
+# batches of BACKOFFICE_BULK_JOB_BATCH customers (one transaction each; cancel stops between them).
+BACKOFFICE_BULK_JOB_THRESHOLD = int(os.environ.get("BACKOFFICE_BULK_JOB_THRESHOLD", "5000"))
+BACKOFFICE_BULK_JOB_BATCH = int(os.environ.get("BACKOFFICE_BULK_JOB_BATCH", "10000"))
+# An email to more customers than this is sent by a job; a smaller one in the request.
+BACKOFFICE_EMAIL_JOB_THRESHOLD = int(os.environ.get("BACKOFFICE_EMAIL_JOB_THRESHOLD", "100"))
+# The mailing job's pace: messages a second (0: as fast as the mail server takes them; 14 is
+# Amazon SES's starting quota) and recipients per batch (claimed, sent, then confirmed).
+BACKOFFICE_EMAIL_RATE = float(os.environ.get("BACKOFFICE_EMAIL_RATE", "14"))
+BACKOFFICE_EMAIL_BATCH = int(os.environ.get("BACKOFFICE_EMAIL_BATCH", "100"))
+# --- end of bulk jobs ---

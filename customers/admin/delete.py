@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from customers.admin.reports import reasons_text, report
-from customers.admin.selection import TEMPLATE_DIR, confirmation_page
+from customers.admin.selection import TEMPLATE_DIR
 from customers.services.deletion import DeleteBlock, customers_delete, customers_deletion_plan
 
 
@@ -51,18 +51,16 @@ def report_deletion(modeladmin, request, result) -> None:
 @admin.action(permissions=["delete"], description=gettext_lazy("Delete selected customers"))
 def delete_customers(modeladmin, request, queryset):
     """Delete the deletable customers of the selection; keep (and say) the others."""
+    # The list's actions module imports this one: the shared page is looked up when used.
+    from customers.admin.actions import bulk_confirmation_page
 
-    def apply(form, selection):
-        result = customers_delete(actor=request.user, customers=selection.queryset)
-        report_deletion(modeladmin, request, result)
-
-    return confirmation_page(
+    return bulk_confirmation_page(
         modeladmin,
         request,
         queryset,
+        action="delete_customers",
         title=_("Delete customers"),
         submit=_("Yes, delete the deletable ones"),
-        apply=apply,
         template="delete_confirmation.html",
         context=lambda: deletion_context(customers_deletion_plan(customers=queryset)),
     )

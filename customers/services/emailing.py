@@ -236,7 +236,13 @@ def customers_email_check(*, actor: Actor, customers: Selection, marketing: bool
 
 @transaction.atomic
 def customers_email(
-    *, actor: Actor, customers: Selection, subject: str, body: str, marketing: bool
+    *,
+    actor: Actor,
+    customers: Selection,
+    subject: str,
+    body: str,
+    marketing: bool,
+    outbox: list[tuple[int, EmailMessage]] | None = None,
 ) -> EmailResult:
     """Email each selected customer once, after the transaction commits; count who is skipped.
 
@@ -246,6 +252,10 @@ def customers_email(
     either setting is missing); a non-marketing one to more than
     ``BACKOFFICE_TRANSACTIONAL_EMAIL_MAX`` customers needs its own permission. One ``Mailing``
     keeps the full subject and text, and one EMAILED event per emailed customer says who got it.
+
+    With ``outbox`` (the mailing job, a batch at a time) nothing is sent and nothing written:
+    each ready message is appended as ``(customer id, message)``; the job delivers them, records
+    EMAILED for the delivered ones only, and keeps one ``Mailing`` for the whole run.
     """
     subject, body = _texts_check(subject, body)
     footer = _marketing_footer() if marketing else None
@@ -262,6 +272,10 @@ def customers_email(
             outgoing.append(_message(row, subject, body, footer))
             emailed.append(row["pk"])
     _bulk_transactional_check(actor, marketing, len(emailed))
+    result = EmailResult(selected=len(ids), emailed=len(emailed), skipped=dict(skipped))
+    if outbox is not None:
+        outbox.extend(zip(emailed, _messages(outgoing), strict=True))
+        return result
     Mailing.objects.create(
         **actor_fields(actor),
         subject=subject,
@@ -273,25 +287,27 @@ def customers_email(
     customers_emailed_events(
         actor=actor, customer_ids=emailed, subject=subject, marketing=marketing
     )
-    result = EmailResult(selected=len(ids), emailed=len(emailed), skipped=dict(skipped))
     transaction.on_commit(lambda: _send(outgoing, result))
     return result
+
+
+def _messages(outgoing: list[_Outgoing]) -> list[EmailMessage]:
+    return [
+        EmailMessage(
+            item.subject,
+            item.body,
+            settings.DEFAULT_FROM_EMAIL,
+            [item.to],
+            headers=item.headers or None,
+        )
+        for item in outgoing
+    ]
 
 
 def _send(outgoing: list[_Outgoing], result: EmailResult) -> None:
     """Hand the messages to the email backend in batches over one connection each."""
     for start in range(0, len(outgoing), SEND_BATCH):
-        batch = outgoing[start : start + SEND_BATCH]
-        messages = [
-            EmailMessage(
-                item.subject,
-                item.body,
-                settings.DEFAULT_FROM_EMAIL,
-                [item.to],
-                headers=item.headers or None,
-            )
-            for item in batch
-        ]
+        messages = _messages(outgoing[start : start + SEND_BATCH])
         try:
             result.delivered += get_connection().send_messages(messages) or 0
         except Exception:
