@@ -456,6 +456,8 @@ def unmerge_view(modeladmin, request, object_id: int, merge_id: int):
         )
         return HttpResponseRedirect(merges_url)
     absorbed = Customer.objects.in_bulk(merge.absorbed_ids)
+    for customer in absorbed.values():
+        customer.phone_shown = phone_display(customer.phone)
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.opts,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from customers.admin.readonly import ReadOnlyAdminMixin
@@ -80,7 +81,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return "—"
         return format_html(
             '<address class="shipping-address">{}</address>',
-            format_html_join(format_html("<br>"), "{}", ((line,) for line in lines)),
+            format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)),
         )
 
     @admin.display(description=_("tags"))

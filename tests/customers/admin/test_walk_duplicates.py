@@ -34,12 +34,12 @@ def groups(make_customer, make_address):
         phone = f"+1202555012{n}"
         made[first] = [
             make_customer(
-                first_name=first, last_name=last, email=f"{first.lower()}@a.example", phone=phone
+                first_name=first, last_name=last, email=f"{last.lower()}@a.example", phone=phone
             ),
             make_customer(
                 first_name=first,
                 last_name=f"{last}-2",
-                email=f"{first.lower()}2@b.example",
+                email=f"{last.lower()}2@b.example",
                 phone=phone,
             ),
         ]
@@ -59,7 +59,7 @@ def listed(response) -> list[set[int]]:
 
 
 @pytest.mark.parametrize(
-    "search", ["chloé martin", "CHLOÉ2@B.EXAM", "(202) 555-0121", "2025550121"]
+    "search", ["chloé martin", "MARTIN2@B.EXAM", "(202) 555-0121", "2025550121"]
 )
 def test_search_keeps_the_groups_of_the_customers_it_finds(merger, groups, search):
     response = merger.get(DUPLICATES_URL, {"q": search})

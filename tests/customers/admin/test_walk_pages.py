@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -113,3 +115,18 @@ def test_the_customer_stylesheet_is_linked_and_holds_the_laptop_rules(admin_clie
     assert re.search(r"td\.field-status_and_erasure[^{]*\{[^}]*white-space: nowrap", rules)
     assert re.search(r"td\.field-display_name[^{]*\{[^}]*white-space: nowrap", rules)
     assert re.search(r"#notes-group[^{]*\.inline-deletelink[^{]*\{[^}]*display: none", rules)
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "text"),
+    [
+        (1, 2, "1 customer was selected; now 2 customers match."),
+        (3, 1, "3 customers were selected; now 1 customer matches."),
+    ],
+)
+def test_a_changed_selection_counts_both_numbers_in_their_plural_forms(before, now, text):
+    selection = SimpleNamespace(changed=True, posted_count=before, count=now)
+    html = render_to_string(
+        "admin/customers/customer/includes/selection_changed.html", {"selection": selection}
+    )
+    assert text in " ".join(html.split())
