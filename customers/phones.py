@@ -100,6 +100,11 @@ def phone_search_regions() -> list[str]:
     return [store_region(), *(region for region in regions if region != store_region())]
 
 
+def phone_search_regions_forget() -> None:
+    """Forget the cached regions (a test building its own store, an import of a new country)."""
+    cache.delete(SEARCH_REGIONS_CACHE_KEY)
+
+
 def phone_search_candidates(text: str) -> set[str]:
     """Return the E.164 forms a search box entry may mean, for search by phone in any format.
 

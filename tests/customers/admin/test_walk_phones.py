@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from customers.audit.events import customer_updated_event, customers_deleted_events
 from customers.models import Customer
-from customers.phones import phone_display_in_text, phone_search_candidates
+from customers.phones import (
+    phone_display_in_text,
+    phone_search_candidates,
+    phone_search_regions_forget,
+)
 from tests.customers.bulk_helpers import start
 from tests.customers.test_editing import page_form_data
 
@@ -20,9 +23,9 @@ LIST_URL = reverse("admin:customers_customer_changelist")
 @pytest.fixture(autouse=True)
 def _fresh_regions():
     # The regions searched are cached for minutes; each test builds its own store.
-    cache.clear()
+    phone_search_regions_forget()
     yield
-    cache.clear()
+    phone_search_regions_forget()
 
 
 def change_url(customer) -> str:
