@@ -248,11 +248,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 # --- end of background jobs ---
 
+# One console handler, on the root logger. Django's default configuration gives the "django"
+# logger a console handler of its own; records it also passed up to the root were printed
+# twice (every 403 with its traceback, the autoreloader's banner). "django" keeps only the
+# mail to ADMINS (off in debug) and hands everything else to the root, so it prints once.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+    },
 }
 
 # --- Bulk actions and mailings as background jobs (customers/jobs_bulk.py) ---

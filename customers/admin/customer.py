@@ -33,7 +33,12 @@ from customers.admin.filters import (
 from customers.admin.forms import AddressFormSet, CustomerAdminForm
 from customers.admin.import_export import export_selected
 from customers.admin.merge import merge_selected
-from customers.admin.privacy import ERASURE_PENDING, cancel_erasure, request_erasure
+from customers.admin.privacy import (
+    ERASURE_PENDING,
+    cancel_erasure,
+    format_datetime,
+    request_erasure,
+)
 from customers.models import Address, Customer, Note, Order, Status
 from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import phone_display, phone_search_candidates, phone_search_digits
@@ -44,6 +49,7 @@ from customers.services.order_summary import money_display
 
 PAGE_SIZES = (10, 20, 50, 100, 200, 500)
 PAGE_SIZE_PARAM = "per_page"
+CUSTOMER_ADMIN_CSS = "customers/admin.css"
 
 
 class CustomerChangeList(ChangeList):
@@ -81,8 +87,13 @@ class AddressInline(admin.StackedInline):
 class NoteInline(admin.TabularInline):
     model = Note
     extra = 1
-    fields = ["body", "author", "created_at"]
-    readonly_fields = ["author", "created_at"]
+    fields = ["body", "author", "written"]
+    readonly_fields = ["author", "written"]
+
+    @admin.display(description=_("written"))
+    def written(self, obj):
+        # The blank row for a new note has no time yet (created_at defaults to "now").
+        return format_datetime(obj.created_at) if obj is not None and obj.pk else ""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "body":
@@ -189,6 +200,9 @@ class CustomerAdmin(admin.ModelAdmin):
         (_("Order history"), {"fields": ["order_summary", "order_history"]}),
     ]
     autocomplete_fields = ["group"]
+
+    class Media:
+        css = {"all": [CUSTOMER_ADMIN_CSS]}
 
     # --- permissions of the sensitive actions (``@admin.action(permissions=[...])``) --------
 
@@ -453,7 +467,7 @@ class CustomerAdmin(admin.ModelAdmin):
             )
             or "0"
         )
-        last = totals["last"].strftime("%Y-%m-%d") if totals["last"] else "—"
+        last = format_datetime(totals["last"])
         return format_html(
             "{}: {} · {}: {} · {}: {}",
             _("Orders"),
@@ -478,7 +492,7 @@ class CustomerAdmin(admin.ModelAdmin):
                 (
                     reverse("admin:customers_order_change", args=[o.pk]),
                     o.number,
-                    o.placed_at.strftime("%Y-%m-%d %H:%M"),
+                    format_datetime(o.placed_at),
                     o.total,
                     o.currency,
                     o.get_source_display(),

@@ -7,11 +7,9 @@ from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from taggit.forms import TagField
-from taggit.utils import edit_string_for_tags
 
 from customers.models import PHONE_INVALID, Customer, Tag
-from customers.phones import phone_region, phone_to_e164
+from customers.phones import phone_display, phone_region, phone_to_e164
 from customers.services.editing import (
     TAG_CREATE_NOT_ALLOWED,
     customer_check_version,
@@ -20,7 +18,12 @@ from customers.services.editing import (
     snapshot_value,
 )
 from customers.services.emailing import email_template_check
-from customers.services.tagging import TAG_NAMES_EMPTY, tag_names_clean, tags_resolve
+from customers.services.tagging import (
+    TAG_NAMES_EMPTY,
+    tag_names_format,
+    tag_names_parse,
+    tags_resolve,
+)
 from groups.models import CustomerGroup
 
 TAG_SUGGESTIONS_ID = "customer-tag-suggestions"
@@ -28,11 +31,30 @@ TAG_SUGGESTIONS_MAX = 1000
 GROUP_CHOOSE_ONE = _("Choose a group or type the name of a new one, not both.")
 GROUP_MISSING = _("Choose a group or type the name of a new one.")
 ONE_DEFAULT_ADDRESS = _("Mark only one address as the default.")
+TAGS_HELP = _("Separate tags with commas: “Black Friday” is one tag.")
+
+
+class TagNamesField(forms.CharField):
+    """Tags typed separated by commas only, shown plainly (``Loyal customer, Newsletter``)."""
+
+    def to_python(self, value):
+        return tag_names_parse(super().to_python(value))
+
+    def prepare_value(self, value):
+        if isinstance(value, str) or value is None:
+            return value
+        # The model form's initial value is the customer's Tag objects.
+        names = [getattr(tag, "name", tag) for tag in value]
+        return tag_names_format(sorted(names, key=str.casefold))
+
+    def has_changed(self, initial, data):
+        return self.prepare_value(initial or []) != tag_names_format(self.to_python(data))
 
 
 class TagsForm(forms.Form):
-    tags = TagField(
+    tags = TagNamesField(
         label=_("Tags"),
+        error_messages={"required": TAG_NAMES_EMPTY},
         help_text=_(
             "Separate tags with commas. Existing tags are suggested as you type; "
             "a new tag is created once."
@@ -41,10 +63,9 @@ class TagsForm(forms.Form):
     )
 
     def clean_tags(self):
-        names = tag_names_clean(self.cleaned_data["tags"])
-        if not names:
+        if not self.cleaned_data["tags"]:
             raise ValidationError(TAG_NAMES_EMPTY, code="tags_empty")
-        return names
+        return self.cleaned_data["tags"]
 
     @staticmethod
     def suggestions() -> list[str]:
@@ -169,7 +190,7 @@ class CustomerVersionFormMixin(forms.Form):
             else:
                 data.pop(key, None)
         elif name == "tags":
-            data[key] = edit_string_for_tags([_Named(tag) for tag in value or []])
+            data[key] = tag_names_format(list(value or []))
         else:
             data[key] = "" if value is None else str(value)
 
@@ -262,13 +283,6 @@ class CustomerVersionFormMixin(forms.Form):
         return str(choices.get(value, value))
 
 
-class _Named:
-    """What taggit's ``edit_string_for_tags`` reads from a tag: its name."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-
 def _state_dump(state: dict) -> str:
     return signing.dumps(state, salt=EDIT_STATE_SALT, compress=True)
 
@@ -284,16 +298,24 @@ def _state_load(token: str) -> dict:
 class CustomerAdminForm(CustomerVersionFormMixin, forms.ModelForm):
     """Read the customer's phone with the country of its default address, as a clerk would.
 
-    ``may_create_tags`` (set by the admin per request) says whether a typed tag that the store
-    does not have yet may be created; without it only existing tags are accepted.
+    The phone is shown as the list shows it and accepted in any format; tags are typed
+    separated by commas only. ``may_create_tags`` (set by the admin per request) says whether a
+    typed tag that the store does not have yet may be created; without it only existing tags
+    are accepted.
     """
 
     may_create_tags = True
+    tags = TagNamesField(label=_("Tags"), required=False, help_text=TAGS_HELP)
 
     class Meta:
         model = Customer
         # The admin's fieldsets choose what is shown; read-only fields are left out of the form.
         fields = "__all__"  # noqa: DJ007
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.phone:
+            self.initial["phone"] = phone_display(self.instance.phone)
 
     def _get_validation_exclusions(self):
         # The database constraints on email read status and merged_into, which are read-only
@@ -333,6 +355,9 @@ class CustomerAdminForm(CustomerVersionFormMixin, forms.ModelForm):
         raw = (self.cleaned_data.get("phone") or "").strip()
         if not raw:
             return raw
+        if self.instance.phone and raw == phone_display(self.instance.phone):
+            # Shown nationally for the store's region, which may not be the address's.
+            return self.instance.phone
         e164 = phone_to_e164(raw, phone_region(country_code=self.default_country()))
         if e164 is None:
             raise ValidationError(PHONE_INVALID, code="phone_invalid", params={"value": raw})

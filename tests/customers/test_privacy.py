@@ -236,7 +236,7 @@ def test_erasure_end_to_end(client, make_staff, person):
         reverse("admin:customers_customer_history", args=[person.pk])
     ).content.decode()
     assert f"Requested by {clerk.username} on" in history
-    assert "first name: [redacted] → [redacted]" in history
+    assert "First name changed from [redacted] to [redacted]." in history
     for text in PERSONAL:
         assert text not in history, text
     # The admin shows the husk read-only, named by its id.

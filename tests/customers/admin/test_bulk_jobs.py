@@ -238,7 +238,7 @@ def test_a_job_of_the_delete_action_keeps_the_undeletable_and_says_why(
     with django_capture_on_commit_callbacks(execute=True):
         submit(clerk, page, follow=False)
     job = Job.objects.get()
-    assert job.message == "2 customers deleted. 1 customer kept (has order history: 1)."
+    assert job.message == "2 customers deleted. 1 customer kept: 1 has order history."
     assert names(Customer.objects.all()) == {"Bob", "Dee"}
 
 
