@@ -117,10 +117,11 @@ def mailing_send(
             ).pk
             checkpoint(state)
     remaining = [pk for pk in ids if pk > state.through]
+    due = time.monotonic()
     for start in range(0, len(remaining), size):
         batch = remaining[start : start + size]
         outbox = _claim(actor, batch, subject, body, marketing, state, checkpoint)
-        delivered, failed = _deliver(outbox, rate)
+        delivered, failed, due = _deliver(outbox, rate, due)
         with transaction.atomic():
             customers_emailed_events(
                 actor=actor, customer_ids=delivered, subject=subject.strip(), marketing=marketing
@@ -156,12 +157,16 @@ def _claim(actor, batch, subject, body, marketing, state, checkpoint) -> list:
     return outbox
 
 
-def _deliver(outbox: list[tuple[int, EmailMessage]], rate: float) -> tuple[list[int], Counter[str]]:
-    """Send each message on its own (a refused address fails alone); pace them to ``rate``."""
+def _deliver(
+    outbox: list[tuple[int, EmailMessage]], rate: float, due: float
+) -> tuple[list[int], Counter[str], float]:
+    """Send each message on its own (a refused address fails alone); pace them to ``rate``.
+
+    ``due`` is when the next message may go; the pace holds across batches, so it is returned.
+    """
     delivered: list[int] = []
     failed: Counter[str] = Counter()
     interval = 1 / rate if rate else 0.0
-    due = time.monotonic()
     connection = get_connection()
     connection.open()  # one connection for the batch (send_messages would open one per call)
     try:
@@ -185,7 +190,7 @@ def _deliver(outbox: list[tuple[int, EmailMessage]], rate: float) -> tuple[list[
                 failed[NOT_ACCEPTED] += 1
     finally:
         connection.close()
-    return delivered, failed
+    return delivered, failed, due
 
 
 def _add(total: dict[str, int], more: dict[str, int]) -> None:
