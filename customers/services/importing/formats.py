@@ -196,11 +196,14 @@ def header_check(names: list[str]) -> None:
 def format_known(names: list[str]) -> str | None:
     """The known format whose defining columns the header has, or None (see the policy)."""
     present = {name for name in names if name}
+    # Only our own export's column names (the export lets staff choose the columns).
+    ours = present <= FORMAT_COLUMNS[BACKOFFICE].keys() and bool(present & {"Email", "Phone"})
+    if ours and present & BACKOFFICE_EXTRA.keys():
+        return BACKOFFICE
     shopify = set(SHOPIFY_DEFINING) <= present and _any(SHOPIFY_CONSENT, present)
     if shopify and _any(SHOPIFY_ADDRESS1, present):
         return SHOPIFY
-    if present <= FORMAT_COLUMNS[BACKOFFICE].keys() and present & {"Email", "Phone"}:
-        # Only our own export's column names (the export lets staff choose the columns).
+    if ours:
         return BACKOFFICE
     if (
         set(SHIPSTATION_REQUIRED) <= present
