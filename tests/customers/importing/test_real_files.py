@@ -17,7 +17,7 @@ from customers.services import importing
 from customers.services.importing.formats import MAPPED, format_known
 from customers.services.importing.mapping import mapping_suggest
 from customers.services.importing.reading import file_sample
-from customers.services.importing.rows import NOT_A_COUNTRY_NAME
+from customers.services.importing.rows import NOT_A_COUNTRY_NAME, NUMBER_ROUNDED
 from tests.customers.importing.helpers import FIXTURES as SHARED_FIXTURES
 from tests.customers.importing.helpers import errors, run
 
@@ -268,3 +268,13 @@ def test_the_leading_quote_is_dropped_only_where_the_policy_says():
     assert address_of(customer).postal_code == "02186" and customer.phone == "+16175550134"
     assert customer.company == "'Acme"  # no formula character follows: the quote is data
     assert customer.notes.get().body == "+not a formula?"
+
+
+def test_phones_and_zips_a_spreadsheet_turned_into_numbers():
+    header = (FIXTURES / "shopify_2021.csv").read_text().splitlines()[0]
+    exact = ",,n@example.com,,,,,,,,US,2114.0,2025550123.0,no,,,,,no"
+    rounded = ",,r@example.com,,,,,,,,US,,7.02255E+12,no,,,,,no"
+    result = run(f"{header}\r\n{exact}\r\n{rounded}\r\n")
+    assert errors(result) == {2: str(NUMBER_ROUNDED) % {"column": "Phone", "value": "7.02255E+12"}}
+    customer = Customer.objects.get()
+    assert customer.phone == "+12025550123" and address_of(customer).postal_code == "2114"
