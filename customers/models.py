@@ -213,6 +213,21 @@ class Customer(models.Model):
         related_name="absorbed",
     )
     has_active_subscription = models.BooleanField(_("active subscription"), default=False)
+    # What the previous platform (a Shopify export) knew: kept apart from our own order history.
+    shopify_id = models.CharField(
+        _("Shopify customer ID"), max_length=64, blank=True, db_index=True
+    )
+    previous_total_spent = models.DecimalField(
+        _("total spent on the previous platform"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("In the store's currency, as the import file gave it."),
+    )
+    previous_total_orders = models.PositiveIntegerField(
+        _("orders on the previous platform"), null=True, blank=True
+    )
     erasure_requested_at = models.DateTimeField(_("erasure requested"), null=True, blank=True)
     erasure_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -674,3 +689,29 @@ class ExportRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.actor_label} · {self.rows}"
+
+
+class ImportMapping(models.Model):
+    """A column mapping saved by the staff, reused for every file with the same header."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    header = models.JSONField(_("header"), default=list)
+    header_key = models.CharField(_("header key"), max_length=64, db_index=True, editable=False)
+    columns = models.JSONField(_("columns"), default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("saved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("saved"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("import column mapping")
+        verbose_name_plural = _("import column mappings")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -21,6 +21,7 @@ from customers.models import (
     CustomerMerge,
     EventKind,
     ExportRecord,
+    ImportMapping,
     Mailing,
     Note,
     Order,
@@ -55,7 +56,14 @@ CUSTOMER_CONSENT_FIELDS = (
     "sms_consent_updated_at",
     "sms_consent_source",
 )
-CUSTOMER_PERSONAL_FIELDS = (*CUSTOMER_IDENTITY_FIELDS, *CUSTOMER_CONSENT_FIELDS)
+# The previous platform's id of the person (a Shopify export's Customer ID): it reaches them
+# there, so an erasure blanks it; merge and the change form leave it alone.
+CUSTOMER_PLATFORM_ID_FIELDS = ("shopify_id",)
+CUSTOMER_PERSONAL_FIELDS = (
+    *CUSTOMER_IDENTITY_FIELDS,
+    *CUSTOMER_CONSENT_FIELDS,
+    *CUSTOMER_PLATFORM_ID_FIELDS,
+)
 # The shop's bookkeeping on a customer. The tags are links to the store's tag set (the links go
 # with an erasure, the tags stay); the erasure request fields are reset when it is carried out.
 CUSTOMER_NOT_PERSONAL_FIELDS = (
@@ -77,6 +85,9 @@ CUSTOMER_NOT_PERSONAL_FIELDS = (
     "total_spent",
     "last_order_at",
     "spent_unconverted",
+    # The previous platform's order totals: the shop's money, like an order's total.
+    "previous_total_spent",
+    "previous_total_orders",
 )
 # Of the bookkeeping, what the change form records in the audit trail besides the identity.
 CUSTOMER_AUDITED_BOOKKEEPING = ("tax_exempt", "group", "source", "status")
@@ -194,7 +205,8 @@ CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]
 
 # Models of the customers app that hold no personal data: the store's tag set, and which tags an
 # order carries (copied from the customer's tags when the order came in; the order is the shop's).
-MODELS_WITHOUT_PERSONAL_DATA: tuple[type[models.Model], ...] = (Tag, TaggedOrder)
+# A saved import column mapping holds column names and the staff user who saved it.
+MODELS_WITHOUT_PERSONAL_DATA: tuple[type[models.Model], ...] = (Tag, TaggedOrder, ImportMapping)
 
 # Strings in event payloads and merge snapshots that are codes of ours, not personal data.
 SAFE_PAYLOAD_STRINGS = frozenset(
