@@ -5,6 +5,8 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
+from customers.unsubscribe import unsubscribe_view
+
 admin.site.site_header = _("Customer back office")
 admin.site.site_title = _("Customer back office")
 admin.site.index_title = _("Customers, groups and orders")
@@ -17,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Sales channels (issue 16): Shopify webhooks and the POS sync API.
     path("", include("customers.channels.urls")),
+    path("unsubscribe/<str:token>/", unsubscribe_view, name="customer_unsubscribe"),
 ]
 
 # A refused page keeps the admin's layout and says why.

@@ -45,6 +45,7 @@ from customers.personal_data import (
     CUSTOMER_IDENTITY_FIELDS,
 )
 from customers.services.consent import CHANNELS, consent_apply
+from customers.services.order_summary import order_summaries_refresh
 
 MERGE_NEEDS_TWO = _("Select at least two customers to merge.")
 MERGE_NOT_FOUND = _("A selected customer no longer exists. Reload the list and select again.")
@@ -67,6 +68,9 @@ MERGE_TOO_MANY = _(
 MERGE_BAD_CHOICE = _("The value of %(field)s must come from one of the selected customers.")
 
 UNMERGE_ALREADY_UNDONE = _("This merge was already undone.")
+UNMERGE_ERASED = _(
+    "%(customer)s has had their personal data erased: a merge that involves them cannot be undone."
+)
 UNMERGE_SURVIVOR_MERGED = _(
     "%(customer)s has since been merged into another customer: undo that merge first."
 )
@@ -125,10 +129,7 @@ def _is_empty(value) -> bool:
 
 
 def merge_default_survivor(customers: Sequence[Customer]) -> Customer:
-    """Pick the customer to keep: the most orders, then the oldest.
-
-    ``customers`` carry ``order_count`` (``CustomerQuerySet.with_order_counts``).
-    """
+    """Pick the customer to keep: the most orders (its order summary), then the oldest."""
     return min(customers, key=lambda c: (-c.order_count, c.created_at, c.pk))
 
 
@@ -369,6 +370,7 @@ def _merge_move(*, plan: MergePlan, absorbed_ids: list[int], now: datetime.datet
         status=Status.MERGED, merged_into_id=survivor_id, version=F("version") + 1, updated_at=now
     )
     Order.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor_id)
+    order_summaries_refresh(customer_ids=[survivor_id, *absorbed_ids])
     Note.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor_id)
     cleared = [pk for pks in plan.defaults_cleared.values() for pk in pks]
     Address.objects.filter(pk__in=cleared).update(is_default=False)
@@ -429,7 +431,7 @@ def customers_merge(
             MERGE_TOO_MANY, code="merge_too_many", params={"count": len(ids), "max": MERGE_MAX}
         )
     customers_lock(ids=ids)
-    by_id = Customer.objects.with_order_counts().in_bulk(ids)
+    by_id = Customer.objects.in_bulk(ids)
     if len(by_id) != len(ids):
         raise ValidationError(MERGE_NOT_FOUND, code="merge_not_found")
     refusals = merge_refusals([by_id[pk] for pk in ids], expected_versions)
@@ -483,6 +485,15 @@ def merge_undo_blockers(merge: CustomerMerge) -> list[ValidationError]:
     ids = [merge.survivor_id, *merge.absorbed_ids]
     by_id = Customer.objects.in_bulk(ids)
     survivor = by_id[merge.survivor_id]
+    # Nothing may bring an erased person back: not the survivor, not a record merged into it.
+    erased = [by_id[pk] for pk in ids if pk in by_id and by_id[pk].status == Status.REDACTED]
+    if erased:
+        return [
+            ValidationError(
+                UNMERGE_ERASED, code="unmerge_erased", params={"customer": f"#{customer.pk}"}
+            )
+            for customer in erased
+        ]
     errors = []
     if survivor.status == Status.MERGED:
         errors.append(
@@ -662,6 +673,7 @@ def _unmerge_apply(*, actor: Actor, merge: CustomerMerge, survivor: Customer) ->
         ],
         ignore_conflicts=True,
     )
+    order_summaries_refresh(customer_ids=[survivor.pk, *moved])
     counts = {
         key: sum(summary[key] for summary in summaries.values())
         for key in ("orders", "notes", "addresses", "tag_links")

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0002_merge_customermerge_address_key'),
+        ('customers', '0005_previous_platform_and_import_mapping'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
