@@ -180,7 +180,8 @@ class _Cells:
         return self.raw.get(name, default)
 
     def problem(self, message, name: str, **params) -> None:
-        self.problems.append((message, {"column": self.headers[name], **params}))
+        # "field" lets the message name the field in the reader's language beside the column.
+        self.problems.append((message, {"column": self.headers[name], "field": name, **params}))
 
     def too_long(self, name: str, value: str, limit_name: str | None = None) -> bool:
         limit = self.limits[limit_name or name]

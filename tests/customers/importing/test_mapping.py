@@ -164,14 +164,16 @@ def test_a_mapped_boolean_column_refuses_anything_else():
     result = run(
         "mail,ok\r\na@example.com,maybe\r\n", mapping={"mail": "email", "ok": "tax_exempt"}
     )
-    assert errors(result) == {1: str(NOT_A_BOOLEAN) % {"column": "ok", "value": "maybe"}}
+    column = "Tax exempt (column “ok”)"
+    assert errors(result) == {1: str(NOT_A_BOOLEAN) % {"column": column, "value": "maybe"}}
 
 
 def test_shopify_columns_still_take_yes_or_no_only():
     header = "First Name,Last Name,Email,Accepts Marketing,Address1"
     result = run(f"{header}\r\n,,a@example.com,oui,\r\n")
     assert errors(result) == {
-        1: str(importing.NOT_YES_NO) % {"column": "Accepts Marketing", "value": "oui"}
+        1: str(importing.NOT_YES_NO)
+        % {"column": "Accepts email marketing (column “Accepts Marketing”)", "value": "oui"}
     }
 
 
