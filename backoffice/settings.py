@@ -238,3 +238,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
+
+# --- Admin import and export as background jobs (customers/jobs_import.py) ---
+# An admin export of more customers than this runs as a job writing a file to private storage.
+BACKOFFICE_EXPORT_JOB_THRESHOLD = int(os.environ.get("BACKOFFICE_EXPORT_JOB_THRESHOLD", "10000"))
+# Hours an export job's file stays downloadable before `remove_expired_files` deletes it.
+BACKOFFICE_EXPORT_RETENTION_HOURS = int(os.environ.get("BACKOFFICE_EXPORT_RETENTION_HOURS", "24"))
+# --- end of admin import and export jobs ---
