@@ -39,7 +39,6 @@ CONFIRMATION_SHOWN = 50
 ERASURE_PENDING = _("Erasure pending")
 ERASURE_TEMPLATE = f"{TEMPLATE_DIR}/erasure_confirmation.html"
 
-
 def erased_data() -> list[str]:
     """What erasure removes, in words, for the confirmation page."""
     return [
