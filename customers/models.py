@@ -14,7 +14,7 @@ from taggit.models import ItemBase, TagBase
 
 from customers.address_keys import address_key_expression
 from customers.addresses import military_address_errors, military_normalise
-from customers.phones import phone_to_e164
+from customers.phones import phone_region, phone_to_e164
 
 EMAIL_OR_PHONE_REQUIRED = _("A customer needs an email address or a phone number.")
 PHONE_INVALID = _("%(value)s is not a valid phone number.")
@@ -102,6 +102,9 @@ class TaggedOrder(ItemBase):
 
 # Records that are no longer a person of their own: folded into another, or erased.
 NOT_LIVE = ("merged", "redacted")
+# An erasure request not yet carried out, on a record that is still a person of its own. The one
+# definition: the QuerySet methods and ``Customer.erasure_is_pending`` both read it.
+ERASURE_PENDING = models.Q(erasure_requested_at__isnull=False) & ~models.Q(status__in=NOT_LIVE)
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -115,7 +118,11 @@ class CustomerQuerySet(models.QuerySet):
 
     def erasure_pending(self) -> CustomerQuerySet:
         """Customers with an erasure request not yet carried out."""
-        return self.live().filter(erasure_requested_at__isnull=False)
+        return self.filter(ERASURE_PENDING)
+
+    def erasure_not_pending(self) -> CustomerQuerySet:
+        """Customers without an erasure request waiting to be carried out (any status)."""
+        return self.exclude(ERASURE_PENDING)
 
     def erasure_requestable(self) -> CustomerQuerySet:
         """Customers whose erasure can be requested: live, with no request pending."""
@@ -300,7 +307,7 @@ class Customer(models.Model):
         self.email = (self.email or "").strip().lower()
         raw_phone = (self.phone or "").strip()
         if raw_phone:
-            e164 = phone_to_e164(raw_phone, self.default_country_code())
+            e164 = phone_to_e164(raw_phone, phone_region(country_code=self.default_country_code()))
             if e164 is None:
                 raise ValidationError(
                     {

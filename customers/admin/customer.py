@@ -37,6 +37,7 @@ from customers.admin.privacy import ERASURE_PENDING, cancel_erasure, request_era
 from customers.models import Address, Customer, Note, Order, Status
 from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import phone_display, phone_search_candidates, phone_search_digits
+from customers.selectors.search import customers_exact_match
 from customers.services.deletion import customers_delete
 from customers.services.editing import RelatedEdits, customer_save
 
@@ -394,6 +395,9 @@ class CustomerAdmin(admin.ModelAdmin):
         return super().get_queryset(request).with_order_counts().prefetch_related("tags")
 
     def get_search_results(self, request, queryset, search_term):
+        exact = customers_exact_match(queryset, search_term)
+        if exact is not None:
+            return exact, False
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         phones = phone_search_candidates(search_term)
         digits = phone_search_digits(search_term)
@@ -486,7 +490,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_and_erasure(self, obj):
-        if obj.erasure_requested_at is not None and obj.status != Status.REDACTED:
+        if obj.erasure_is_pending:
             return format_html(
                 '{} <strong class="erasure-pending">· {}</strong>',
                 obj.get_status_display(),

@@ -337,7 +337,7 @@ def _refusal(
         return ValidationError(MERGE_ALREADY_MERGED, code="merge_already_merged", params=params)
     if customer.status == Status.REDACTED:
         return ValidationError(MERGE_REDACTED, code="merge_redacted", params=params)
-    if customer.erasure_requested_at is not None:
+    if customer.erasure_is_pending:
         return ValidationError(MERGE_ERASURE_PENDING, code="merge_erasure_pending", params=params)
     return None
 
