@@ -12,21 +12,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def staff_client():
-    """A superuser's test client, signed in with its second factor as a real sign-in leaves it."""
+def superuser_client():
+    """A new superuser and a test client signed in as them, second factor included."""
     from django.contrib.auth import get_user_model
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.benchmarks._setup import staff_client
 
     user = get_user_model().objects.create_superuser("bench", "bench@example.com", "pw")
-    client = Client()
-    client.force_login(user)
-    device = TOTPDevice.objects.create(user=user, name="bench")
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client, user
+    return staff_client(user), user
 
 
 def _peak_kb(pid: int) -> int:
@@ -49,6 +42,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _descendants(pid: int) -> list[int]:
+    found = _children(pid)
+    for child in list(found):
+        found += _descendants(child)
+    return found
+
+
 class Worker:
     """A `manage.py db_worker` process on the benchmark's database; `sample()` tracks its peak
     resident memory and that of the processes it forks (the import's normalising pool)."""
@@ -57,7 +57,14 @@ class Worker:
         env = {**os.environ, "BACKOFFICE_PRIVATE_ROOT": private_root, "PYTHONUNBUFFERED": "1"}
         self.log = open(os.path.join(private_root, "worker.log"), "w")  # noqa: SIM115
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval=0.1"],
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--no-startup-delay",
+                "--interval=0.1",
+                "--no-reload",  # one process, the one that runs the jobs: its memory is measured
+            ],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -68,7 +75,7 @@ class Worker:
 
     def sample(self) -> None:
         self.peak_kb = max(self.peak_kb, _peak_kb(self.process.pid))
-        for child in _children(self.process.pid):
+        for child in _descendants(self.process.pid):
             self.children_peak_kb = max(self.children_peak_kb, _peak_kb(child))
 
     def stop(self) -> None:

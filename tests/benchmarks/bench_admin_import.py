@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 
-from tests.benchmarks._jobs import Worker, staff_client, wait_for_job
+from tests.benchmarks._jobs import Worker, superuser_client, wait_for_job
 from tests.benchmarks._setup import setup_django
 
 
@@ -98,7 +98,7 @@ def main() -> None:
     write_file(path, args.rows, seed=7)
     size_mb = os.path.getsize(path) / 2**20
     ids = seed_stored(args.rows)
-    client, user = staff_client()
+    client, user = superuser_client()
     print(f"{connection.vendor}: {args.rows} rows ({size_mb:.1f} MB), {len(ids)} already stored")
     worker = Worker(workdir)
     try:

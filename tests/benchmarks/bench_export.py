@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 
-from tests.benchmarks._jobs import Worker, staff_client, wait_for_job
+from tests.benchmarks._jobs import Worker, superuser_client, wait_for_job
 from tests.benchmarks._setup import setup_django
 
 CHUNK = 10_000
@@ -74,7 +74,7 @@ def main() -> None:
     started = time.perf_counter()
     seed(args.rows)
     seeded = time.perf_counter() - started
-    client, _user = staff_client()
+    client, _user = superuser_client()
     print(f"{connection.vendor}: {args.rows} customers stored in {seeded:.1f} s")
     worker = Worker(workdir)
     try:

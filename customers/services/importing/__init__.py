@@ -169,6 +169,7 @@ __all__ = [
     "RowError",
     "RowReport",
     "batch_apply",
+    "batch_check",
     "customers_import",
     "default_workers",
     "describe",
@@ -205,12 +206,12 @@ def customers_import(
     grows to its size; ``workers`` > 1 normalises records in that many forked processes (the
     command on big files). Raises :class:`ImportFileError` when the file cannot be read at all.
 
-    ``per_batch`` (with ``dry_run``: the admin preview) checks each batch in its own transaction,
-    rolled back at its end, so no lock is held across the file and other staff keep saving
-    customers meanwhile; a key repeated in a later batch is then previewed against the database
-    as it stands, not against the earlier record. ``should_stop`` is asked between batches: when
-    it answers True the import stops there; batch by batch, the committed batches stay (the
-    result counts them), in one transaction everything is rolled back.
+    ``per_batch`` (with ``dry_run``: the admin preview) plans each batch in its own transaction,
+    rolled back at once, and writes nothing, so no lock is held across the file and other staff
+    keep saving customers meanwhile; a key repeated in a later batch is then previewed against
+    the database as it stands, not against the earlier record. ``should_stop`` is asked
+    between batches: when it answers True the import stops there; batch by batch, the committed
+    batches stay (the result counts them), in one transaction everything is rolled back.
     """
     result = ImportResult(file=filename, dry_run=dry_run, all_or_nothing=all_or_nothing)
     run = Run(actor=actor, result=result, strategy=matching_strategy())
@@ -265,15 +266,39 @@ def batch_apply(batch: Batch, run: Run, report: OnRow) -> None:
         # The batch was rolled back: its locks and the tags and groups it created are gone.
         run.locked = locked
         run.forget_writes()
-        message = sentence(str(CONFLICT))
-        for row, cells in batch:
-            if not row.blank:
-                report(RowReport(row.record, ERROR, message=message, cells=cells))
+        _report_conflict(batch, report)
         return
     for row_report, change in plan.placed:
         row_report.customer_id = change.customer.pk
     for row_report in sorted(plan.reports, key=lambda r: r.record):
         report(row_report)
+
+
+def batch_check(batch: Batch, run: Run, report: OnRow) -> None:
+    """Plan one batch and report what it would do, writing nothing (the preview's step).
+
+    Its transaction, rolled back at once, lasts as long as the planning only (a group the file
+    names may be created meanwhile): what the write would add to it changes no outcome.
+    """
+    run.locked = set()
+    try:
+        with transaction.atomic():
+            plan = batch_plan(batch, run)
+            transaction.set_rollback(True)
+    except IntegrityError:
+        _report_conflict(batch, report)
+        return
+    finally:
+        run.forget_writes()
+    for row_report in sorted(plan.reports, key=lambda r: r.record):
+        report(row_report)
+
+
+def _report_conflict(batch: Batch, report: OnRow) -> None:
+    message = sentence(str(CONFLICT))
+    for row, cells in batch:
+        if not row.blank:
+            report(RowReport(row.record, ERROR, message=message, cells=cells))
 
 
 class _Between:
@@ -323,17 +348,13 @@ def _apply_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -
 
 
 def _check_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -> None:
-    """Plan and write each batch in a transaction rolled back at once: a preview that holds
-    no lock (and on SQLite no write lock) longer than one batch."""
+    """Check each batch on its own, writing nothing: a preview that holds no lock (and on
+    SQLite no write lock) longer than one batch's planning."""
     seen_rows = False
     let_other_writers_in = _WriterGap()
     for batch in batches:
         seen_rows = seen_rows or _has_rows(batch)
-        run.locked = set()
-        with transaction.atomic():
-            batch_apply(batch, run, report)
-            transaction.set_rollback(True)
-        run.forget_writes()  # the tags and groups the batch created were rolled back
+        batch_check(batch, run, report)
         let_other_writers_in()
         if progress(file.position):
             break

@@ -280,13 +280,13 @@ def test_a_clerk_saves_a_customer_of_the_file_at_once_while_its_preview_runs(
 ):
     ann = make_customer(email="n5@example.com", first_name="Ann")
     monkeypatch.setattr(jobs_import, "BATCH_SIZE", 20)
-    real_apply = importing.batch_apply
+    real_plan = importing.batch_plan
 
-    def slow_batch(batch, run, report):
-        real_apply(batch, run, report)
+    def slow_batch(batch, run):
         time.sleep(0.05)  # inside the batch's transaction: the worst moment for the clerk
+        return real_plan(batch, run)
 
-    monkeypatch.setattr(importing, "batch_apply", slow_batch)
+    monkeypatch.setattr(importing, "batch_plan", slow_batch)
     monkeypatch.setattr("backoffice.jobs.progress.PROGRESS_INTERVAL", 0.1)
     settings.TASKS = QUEUED
     token = token_of(upload(importer, shopify(*rows(1000))))
