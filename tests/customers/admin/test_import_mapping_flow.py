@@ -6,17 +6,27 @@ import pytest
 from django.urls import reverse
 
 from customers.models import Customer
-from tests.customers.admin.test_import_jobs import (  # noqa: F401 - fixtures
-    _private_root,
-    immediate,
-    importer,
+from tests.customers.admin.test_import_jobs import (
+    IMMEDIATE,
     post_running_jobs,
     text,
     token_of,
     upload,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("immediate")]
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _jobs_run_when_the_request_commits(settings):
+    settings.TASKS = IMMEDIATE
+
+
+@pytest.fixture
+def importer(client, make_staff):
+    client.force_login(make_staff("view_customer", "change_customer", "import_customer"))
+    return client
+
 
 # A newsletter members file (a Mailchimp-like export in French): no format of ours.
 NEWSLETTER = (
@@ -62,6 +72,4 @@ def test_an_unknown_file_goes_through_the_column_page_then_the_preview(importer,
 def test_a_known_format_skips_the_column_page(importer):
     response = upload(importer, "name,email\r\nAnn Lee,ann@example.com\r\n", name="ecwid.csv")
     token = token_of(response)
-    assert response["Location"] == reverse(
-        "admin:customers_customer_import_preview", args=[token]
-    )
+    assert response["Location"] == reverse("admin:customers_customer_import_preview", args=[token])
