@@ -290,3 +290,10 @@ BACKOFFICE_EMAIL_JOB_THRESHOLD = int(os.environ.get("BACKOFFICE_EMAIL_JOB_THRESH
 BACKOFFICE_EMAIL_RATE = float(os.environ.get("BACKOFFICE_EMAIL_RATE", "14"))
 BACKOFFICE_EMAIL_BATCH = int(os.environ.get("BACKOFFICE_EMAIL_BATCH", "100"))
 # --- end of bulk jobs ---
+
+# --- Admin import and export as background jobs (customers/jobs_import.py) ---
+# An admin export of more customers than this runs as a job writing a file to private storage.
+BACKOFFICE_EXPORT_JOB_THRESHOLD = int(os.environ.get("BACKOFFICE_EXPORT_JOB_THRESHOLD", "10000"))
+# Hours an export job's file stays downloadable before `remove_expired_files` deletes it.
+BACKOFFICE_EXPORT_RETENTION_HOURS = int(os.environ.get("BACKOFFICE_EXPORT_RETENTION_HOURS", "24"))
+# --- end of admin import and export jobs ---

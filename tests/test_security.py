@@ -70,10 +70,6 @@ def test_development_defaults_fail_the_deploy_check():
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="customers/admin_importexport.py: a malformed filter is a 500, not a 400 (issue 13)",
-)
 @pytest.mark.parametrize("filters", ["group__id__exact=abc", "created_at__gte=yesterday"])
 def test_export_with_a_malformed_filter_is_a_clear_400(admin_client, make_customer, filters):
     from django.urls import reverse

@@ -21,7 +21,7 @@ from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from customers.admin import delete, history, import_export, merge, privacy
+from customers.admin import delete, history, import_export, import_mapping, merge, privacy
 from customers.admin.actions import BULK_ACTIONS
 from customers.admin.filters import (
     ErasureRequestedFilter,
@@ -268,6 +268,11 @@ class CustomerAdmin(admin.ModelAdmin):
                 "import/<str:token>/",
                 page(import_export.import_preview_view),
                 name="customers_customer_import_preview",
+            ),
+            path(
+                "import/<str:token>/columns/",
+                page(import_mapping.import_mapping_view),
+                name="customers_customer_import_mapping",
             ),
             path(
                 "import/<str:token>/confirm/",

@@ -8,19 +8,20 @@ used (one query per row, the whole file in memory): our batched service does the
 from __future__ import annotations
 
 import csv
-import json
-import re
 import secrets
 import shutil
 from itertools import islice
 from pathlib import Path
+from types import SimpleNamespace
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import FieldError, PermissionDenied, ValidationError
 from django.http import (
+    FileResponse,
     Http404,
     HttpResponse,
     HttpResponseRedirect,
@@ -28,15 +29,21 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.template.response import TemplateResponse
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils.formats import number_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from import_export.tmp_storages import TempFolderStorage
 
+from backoffice.jobs.models import Job, JobState
+from backoffice.jobs.registry import JobCancelled
+from backoffice.jobs.services import job_cancel, job_start
 from customers.admin.selection import ActionSelection
+from customers.jobs_import import IMPORT_CONFIRM, IMPORT_PREVIEW
+from customers.models import Customer
 from customers.services.exporting import (
     ALL_HEADERS,
+    CHUNK_SIZE,
     DELIMITERS,
     SHOPIFY_HEADERS,
     cell_escape,
@@ -51,18 +58,32 @@ from customers.services.importing import (
     UNCHANGED,
     UPDATED,
     ImportFileError,
-    RowReport,
-    customers_import,
     describe,
 )
-from customers.services.importing.files import IMPORT_RETENTION, imports_remove_expired  # noqa: F401
+from customers.uploads import (
+    EXPORT_NAME,
+    IMPORT_RETENTION,
+    PrivateImportStorage,
+    export_folder,
+    export_path,
+    exports_remove_expired,
+    imports_remove_expired,
+    reports_read,
+)
+
+__all__ = ["IMPORT_RETENTION", "export_job", "imports_remove_expired"]
 
 IMPORT_TEMPLATE = "admin/customers/customer/import.html"
 IMPORT_PREVIEW_TEMPLATE = "admin/customers/customer/import_preview.html"
+IMPORT_PROGRESS_TEMPLATE = "admin/customers/customer/import_progress.html"
 IMPORT_RESULT_TEMPLATE = "admin/customers/customer/import_result.html"
 EXPORT_TEMPLATE = "admin/customers/customer/export.html"
+EXPORT_JOB_TEMPLATE = "admin/customers/customer/export_job.html"
+PREVIEW_URL = "admin:customers_customer_import_preview"
+RESULT_URL = "admin:customers_customer_import_result"
+EXPORT_URL = "admin:customers_customer_export"
+EXPORT = "customers.export"
 PAGE_SIZE = 100
-TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,40}")
 SAMPLE_NAME = "CustomerImportSample.csv"
 SAMPLE_ROWS = [
     [
@@ -113,45 +134,11 @@ OUTCOMES = [
 ]
 FILE_TOO_LARGE = _("The file is %(size)s MB; the largest file accepted is %(limit)s MB.")
 IMPORT_EXPIRED = _("This import has expired or was already done; upload the file again.")
-
-
-class PrivateImportStorage(TempFolderStorage):
-    """django-import-export's temporary file storage, kept under PRIVATE_UPLOAD_ROOT.
-
-    Never under MEDIA_ROOT or any public URL; one directory per upload, removed once imported.
-    """
-
-    def __init__(self, token: str, **kwargs):
-        super().__init__(name="upload.csv", read_mode="rb", **kwargs)
-        self.token = token
-
-    @staticmethod
-    def root() -> Path:
-        return Path(settings.PRIVATE_UPLOAD_ROOT) / "imports"
-
-    def folder(self) -> Path:
-        return self.root() / self.token
-
-    def get_full_path(self) -> str:
-        return str(self.folder() / self.name)
-
-    def save_upload(self, uploaded) -> None:
-        self.folder().mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.get_full_path(), "wb") as out:
-            for chunk in uploaded.chunks():
-                out.write(chunk)
-
-    def open(self):
-        return open(self.get_full_path(), "rb")
-
-    def exists(self) -> bool:
-        return Path(self.get_full_path()).exists()
-
-    def remove(self) -> None:
-        Path(self.get_full_path()).unlink(missing_ok=True)
-
-    def remove_all(self) -> None:
-        shutil.rmtree(self.folder(), ignore_errors=True)
+BAD_FILTER = _(
+    "The filter in this link is not valid (a wrong value or an unknown field); "
+    "open the export again from the customer list."
+)
+EXPORT_EXPIRED = _("This export file is not available: it has expired or is not finished.")
 
 
 class CustomerImportForm(forms.Form):
@@ -209,29 +196,6 @@ class CustomerExportForm(forms.Form):
         return [int(part) for part in raw.split(",") if part.strip().isdigit()]
 
 
-class _ReportWriter:
-    """Writes each record's report to a JSON-lines file as it comes (memory stays flat)."""
-
-    def __init__(self, target: Path):
-        self.file = target.open("w", encoding="utf-8")
-
-    def __call__(self, report: RowReport) -> None:
-        self.file.write(json.dumps(report.__dict__, ensure_ascii=False) + "\n")
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def _read_reports(source: Path, outcome: str | None = None):
-    if not source.exists():
-        return
-    with source.open(encoding="utf-8") as lines:
-        for line in lines:
-            report = json.loads(line)
-            if outcome is None or report["outcome"] == outcome:
-                yield report
-
-
 # -- import
 def _import_context(modeladmin, request, **extra):
     return {
@@ -239,6 +203,7 @@ def _import_context(modeladmin, request, **extra):
         "opts": modeladmin.model._meta,
         "title": _("Import customers"),
         "formats": list(FORMAT_LABELS.values()),
+        "jobs_url": reverse("admin:jobs_job_changelist"),
         **extra,
     }
 
@@ -250,13 +215,14 @@ def _require_import(modeladmin, request) -> None:
 
 def _storage(request, token: str) -> tuple[PrivateImportStorage, dict]:
     storage = PrivateImportStorage(token)
-    meta_path = storage.folder() / "meta.json"
-    if not TOKEN_RE.fullmatch(token) or not meta_path.exists():
-        raise Http404(IMPORT_EXPIRED)
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta["user"] != request.user.pk:
+    meta = storage.meta()
+    if meta is None or meta["user"] != request.user.pk:
         raise Http404(IMPORT_EXPIRED)
     return storage, meta
+
+
+def _latest_job(kind: str, token: str) -> Job | None:
+    return Job.objects.filter(kind=kind, dedupe_key=token).order_by("-pk").first()
 
 
 def import_sample_view(modeladmin, request):
@@ -270,6 +236,7 @@ def import_sample_view(modeladmin, request):
 
 
 def import_view(modeladmin, request):
+    """Store the upload, start its check as a job and go to the preview's own page."""
     _require_import(modeladmin, request)
     form = CustomerImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -278,45 +245,58 @@ def import_view(modeladmin, request):
         storage = PrivateImportStorage(token)
         uploaded = form.cleaned_data["import_file"]
         storage.save_upload(uploaded)
+        # Later steps (the column mapping) add their keys to this dict; the jobs pass them on.
         meta = {
             "user": request.user.pk,
             "name": Path(uploaded.name).name,
             "all_or_nothing": form.cleaned_data["all_or_nothing"],
         }
-        writer = _ReportWriter(storage.folder() / "preview.jsonl")
+        # The mapping page reads this module's upload helpers: imported here, not at the top.
+        from customers.admin.import_mapping import MAPPING_URL, mapping_needed, upload_header
+
         try:
             with storage.open() as source:
-                result = customers_import(
-                    actor=request.user,
-                    source=source,
-                    filename=meta["name"],
-                    dry_run=True,
-                    all_or_nothing=meta["all_or_nothing"],
-                    on_row=writer,
-                )
-        except ImportFileError as exc:
-            writer.close()
+                meta.update(upload_header(source))
+        except ImportFileError as error:
             storage.remove_all()
-            form.add_error("import_file", exc)
+            form.add_error("import_file", error)
         else:
-            writer.close()
-            meta["preview"] = _summary(result)
-            (storage.folder() / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-            return _render_preview(modeladmin, request, token, storage, meta)
+            storage.meta_write(meta)
+            if mapping_needed(meta):
+                # A file of no known format: its columns are matched to our fields first.
+                return HttpResponseRedirect(reverse(MAPPING_URL, args=[token]))
+            return preview_start(request, token)
     context = _import_context(modeladmin, request, form=form)
     return TemplateResponse(request, IMPORT_TEMPLATE, context)
 
 
+def preview_start(request, token: str) -> HttpResponseRedirect:
+    """Start the upload's check as a job and go to the preview's own page."""
+    job_start(actor=request.user, kind=IMPORT_PREVIEW, params={"token": token}, dedupe_key=token)
+    # Redirect, so the preview is a page of its own: its tabs, Back and reload all work.
+    return HttpResponseRedirect(reverse(PREVIEW_URL, args=[token]))
+
+
 def import_preview_view(modeladmin, request, token: str):
+    """The check's progress, then what the import will do (or why the file was refused)."""
     _require_import(modeladmin, request)
     storage, meta = _storage(request, token)
-    if "result" in meta:
-        return HttpResponseRedirect(reverse("admin:customers_customer_import_result", args=[token]))
-    return _render_preview(modeladmin, request, token, storage, meta)
-
-
-def _render_preview(modeladmin, request, token, storage, meta):
-    summary = meta["preview"]
+    if _latest_job(IMPORT_CONFIRM, token) is not None:
+        return HttpResponseRedirect(reverse(RESULT_URL, args=[token]))
+    job = _latest_job(IMPORT_PREVIEW, token)
+    if job is None:
+        raise Http404(IMPORT_EXPIRED)
+    if request.method == "POST" and "cancel" in request.POST:
+        return _cancel(modeladmin, request, job, reverse(PREVIEW_URL, args=[token]))
+    if job.state == JobState.FAILED:
+        # The file could not be read: the upload form again, with the reason on top.
+        context = _import_context(
+            modeladmin, request, form=CustomerImportForm(), file_error=job.error_message
+        )
+        return TemplateResponse(request, IMPORT_TEMPLATE, context)
+    if job.state != JobState.DONE:
+        return _render_progress(modeladmin, request, job, meta, _("Checking %(name)s"))
+    summary = job.result
     context = _import_context(
         modeladmin,
         request,
@@ -324,9 +304,28 @@ def _render_preview(modeladmin, request, token, storage, meta):
         token=token,
         meta=meta,
         summary=summary,
-        **_page(request, storage.folder() / "preview.jsonl", summary),
+        **_page(request, storage.report_path("preview"), summary),
     )
     return TemplateResponse(request, IMPORT_PREVIEW_TEMPLATE, context)
+
+
+def _render_progress(modeladmin, request, job: Job, meta: dict, title):
+    context = _import_context(
+        modeladmin,
+        request,
+        title=title % {"name": meta["name"]},
+        job=job,
+        can_cancel=not job.is_finished and job.owner_id == request.user.pk,
+    )
+    return TemplateResponse(request, IMPORT_PROGRESS_TEMPLATE, context)
+
+
+def _cancel(modeladmin, request, job: Job, back: str):
+    try:
+        job_cancel(actor=request.user, job=job)
+    except ValidationError as error:
+        modeladmin.message_user(request, " ".join(error.messages), messages.ERROR)
+    return HttpResponseRedirect(back)
 
 
 def _page(request, report_path: Path, summary: dict) -> dict:
@@ -342,7 +341,7 @@ def _page(request, report_path: Path, summary: dict) -> dict:
     pages = max(1, -(-counts[outcome] // PAGE_SIZE))
     page = min(page, pages)
     rows = list(
-        islice(_read_reports(report_path, outcome), (page - 1) * PAGE_SIZE, page * PAGE_SIZE)
+        islice(reports_read(report_path, outcome), (page - 1) * PAGE_SIZE, page * PAGE_SIZE)
     )
     for row in rows:
         row["change_list"] = [
@@ -360,58 +359,39 @@ def _page(request, report_path: Path, summary: dict) -> dict:
 
 
 def import_confirm_view(modeladmin, request, token: str):
+    """Start the import of a checked upload, once: a second click shows the same job."""
     _require_import(modeladmin, request)
     if request.method != "POST":
-        return HttpResponseRedirect(
-            reverse("admin:customers_customer_import_preview", args=[token])
+        return HttpResponseRedirect(reverse(PREVIEW_URL, args=[token]))
+    _storage(request, token)
+    result_url = reverse(RESULT_URL, args=[token])
+    confirm = _latest_job(IMPORT_CONFIRM, token)
+    if "cancel" in request.POST:
+        if confirm is None:
+            raise Http404(IMPORT_EXPIRED)
+        return _cancel(modeladmin, request, confirm, result_url)
+    preview = _latest_job(IMPORT_PREVIEW, token)
+    if preview is None or preview.state != JobState.DONE:
+        return HttpResponseRedirect(reverse(PREVIEW_URL, args=[token]))
+    if confirm is None:
+        # Two clicks at once both get here: the dedupe key (a unique index) gives them one job,
+        # and the job takes the upload with an atomic rename, so it is imported once.
+        job_start(
+            actor=request.user, kind=IMPORT_CONFIRM, params={"token": token}, dedupe_key=token
         )
-    storage, meta = _storage(request, token)
-    if "result" in meta or not storage.exists():
-        raise Http404(IMPORT_EXPIRED)
-    writer = _ReportWriter(storage.folder() / "result.jsonl")
-    try:
-        with storage.open() as source:
-            result = customers_import(
-                actor=request.user,
-                source=source,
-                filename=meta["name"],
-                all_or_nothing=meta["all_or_nothing"],
-                on_row=writer,
-            )
-    except ImportFileError as exc:
-        writer.close()
-        storage.remove_all()
-        modeladmin.message_user(request, " ".join(exc.messages), messages.ERROR)
-        return HttpResponseRedirect(reverse("admin:customers_customer_import"))
-    finally:
-        # The upload is gone once imported; the report stays for the result page.
-        storage.remove()
-    writer.close()
-    meta["result"] = _summary(result)
-    (storage.folder() / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    if result.committed:
-        modeladmin.message_user(
-            request,
-            gettext("Imported %(name)s: %(totals)s")
-            % {"name": meta["name"], "totals": describe(result)},
-            messages.SUCCESS,
-        )
-    else:
-        modeladmin.message_user(
-            request,
-            gettext("Nothing was imported: %(count)s record(s) had errors.")
-            % {"count": len(result.errors)},
-            messages.ERROR,
-        )
-    return HttpResponseRedirect(reverse("admin:customers_customer_import_result", args=[token]))
+    return HttpResponseRedirect(result_url)
 
 
 def import_result_view(modeladmin, request, token: str):
+    """The import's progress, then its result: totals, every record, what was cancelled."""
     _require_import(modeladmin, request)
     storage, meta = _storage(request, token)
-    if "result" not in meta:
+    job = _latest_job(IMPORT_CONFIRM, token)
+    if job is None:
         raise Http404(IMPORT_EXPIRED)
-    summary = meta["result"]
+    if job.state in (JobState.QUEUED, JobState.RUNNING, JobState.FAILED) or not job.result:
+        return _render_progress(modeladmin, request, job, meta, _("Import of %(name)s"))
+    summary = job.result
     context = _import_context(
         modeladmin,
         request,
@@ -419,23 +399,58 @@ def import_result_view(modeladmin, request, token: str):
         token=token,
         meta=meta,
         summary=summary,
-        **_page(request, storage.folder() / "result.jsonl", summary),
+        headline=_headline(meta, summary),
+        **_page(request, storage.report_path("result"), summary),
     )
     return TemplateResponse(request, IMPORT_RESULT_TEMPLATE, context)
+
+
+def _headline(meta: dict, summary: dict) -> str:
+    totals = SimpleNamespace(
+        created=summary[CREATED],
+        updated=summary[UPDATED],
+        unchanged=summary[UNCHANGED],
+        skipped=summary[SKIPPED],
+        errors=range(summary[ERROR]),
+    )
+    if summary.get("cancelled"):
+        if not summary["committed"]:
+            return gettext("The import was cancelled: nothing was imported.")
+        count = totals.created + totals.updated + totals.unchanged
+        return ngettext(
+            "The import was cancelled after %(count)s record was imported: %(totals)s "
+            "The rest of the file was not imported.",
+            "The import was cancelled after %(count)s records were imported: %(totals)s "
+            "The rest of the file was not imported.",
+            count,
+        ) % {"count": count, "totals": describe(totals)}
+    if summary["committed"]:
+        return gettext("Imported %(name)s: %(totals)s") % {
+            "name": meta["name"],
+            "totals": describe(totals),
+        }
+    return ngettext(
+        "Nothing was imported: %(count)s record had errors.",
+        "Nothing was imported: %(count)s records had errors.",
+        totals.errors.stop,
+    ) % {"count": totals.errors.stop}
 
 
 def import_rejected_view(modeladmin, request, token: str):
     """The rejected records (errors and skipped) with their reasons, as CSV."""
     _require_import(modeladmin, request)
     storage, meta = _storage(request, token)
-    stage = "result" if "result" in meta else "preview"
-    header = meta[stage]["header"]
-    report_path = storage.folder() / f"{stage}.jsonl"
+    confirm = _latest_job(IMPORT_CONFIRM, token)
+    job = confirm if confirm is not None and confirm.result else _latest_job(IMPORT_PREVIEW, token)
+    if job is None or not job.result:
+        raise Http404(IMPORT_EXPIRED)
+    header = job.result["header"]
+    report_path = storage.report_path("result" if job is confirm else "preview")
 
     def lines():
         writer = csv.writer(_Echo(), lineterminator="\r\n")
         yield "\ufeff" + writer.writerow([gettext("Record"), gettext("Reason"), *header])
-        for report in _read_reports(report_path):
+        for report in reports_read(report_path):
             if report["outcome"] in (ERROR, SKIPPED):
                 # The staff will open this in a spreadsheet: neutralise formulas here too.
                 cells = [report["record"], report["message"], *(report["cells"] or [])]
@@ -465,12 +480,17 @@ def export_selected(modeladmin, request, queryset):
 
 
 def export_view(modeladmin, request):
+    """The export form; a small export streams, a big one runs as a job with a download link."""
     if not modeladmin.has_export_permission(request):
         raise PermissionDenied
+    if "download" in request.GET:
+        return _export_download(request, request.GET["download"])
+    if "job" in request.GET:
+        return _render_export_job(modeladmin, request, request.GET["job"])
     if request.method == "POST" and "scope" in request.POST:
         form = CustomerExportForm(request.POST)
         if form.is_valid():
-            return _export_response(modeladmin, request, form.cleaned_data)
+            return _export_start(modeladmin, request, form)
         ids = [part for part in form.data.get("ids", "").split(",") if part]
         return _render_export(modeladmin, request, form, selected=len(ids))
     filters = request.GET.urlencode()
@@ -480,7 +500,7 @@ def export_view(modeladmin, request):
     return _render_export(modeladmin, request, form, selected=0)
 
 
-def _render_export(modeladmin, request, form, selected: int):
+def _render_export(modeladmin, request, form, selected: int, status: int = 200):
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.model._meta,
@@ -489,7 +509,24 @@ def _render_export(modeladmin, request, form, selected: int):
         "selected": selected,
         "action_checkbox_name": ACTION_CHECKBOX_NAME,
     }
-    return TemplateResponse(request, EXPORT_TEMPLATE, context)
+    return TemplateResponse(request, EXPORT_TEMPLATE, context, status=status)
+
+
+def _export_start(modeladmin, request, form):
+    data = form.cleaned_data
+    try:
+        queryset = _export_queryset(modeladmin, request, data)
+        count = queryset.count()
+    except (IncorrectLookupParameters, ValidationError, FieldError, ValueError):
+        # A hand-made or stale link (?group__id__exact=abc): say so instead of a server error.
+        form.add_error(None, ValidationError(BAD_FILTER, code="bad_filter"))
+        return _render_export(modeladmin, request, form, selected=0, status=400)
+    if count <= settings.BACKOFFICE_EXPORT_JOB_THRESHOLD:
+        return _export_response(queryset, data)
+    exports_remove_expired()
+    params = {key: data[key] for key in ("scope", "columns", "delimiter", "filters", "ids")}
+    job = job_start(actor=request.user, kind=EXPORT, params=params, total=count)
+    return HttpResponseRedirect(f"{reverse(EXPORT_URL)}?job={job.pk}")
 
 
 def _export_queryset(modeladmin, request, data):
@@ -507,15 +544,84 @@ def _export_queryset(modeladmin, request, data):
     return customers_exportable()
 
 
-def _export_response(modeladmin, request, data):
+def _export_response(queryset, data):
     lines = customers_export_lines(
-        queryset=_export_queryset(modeladmin, request, data),
-        columns=data["columns"],
-        delimiter=data["delimiter"],
+        queryset=queryset, columns=data["columns"], delimiter=data["delimiter"]
     )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="customers.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{EXPORT_NAME}"'
     return response
+
+
+def _visible_export_job(request, pk: str) -> Job:
+    """The export job `pk` if this user may see it (theirs, or every job with the permission)."""
+    if not pk.isdigit():
+        raise Http404
+    job = Job.objects.visible_to(request.user).filter(kind=EXPORT, pk=int(pk)).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+def _render_export_job(modeladmin, request, pk: str):
+    job = _visible_export_job(request, pk)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": _("Export customers"),
+        "job": job,
+        "file_ready": job.state == JobState.DONE and export_path(job.pk).exists(),
+        "download_url": f"{reverse(EXPORT_URL)}?download={job.pk}",
+        "retention_hours": settings.BACKOFFICE_EXPORT_RETENTION_HOURS,
+        "jobs_url": reverse("admin:jobs_job_changelist"),
+    }
+    return TemplateResponse(request, EXPORT_JOB_TEMPLATE, context)
+
+
+def _export_download(request, pk: str):
+    job = _visible_export_job(request, pk)
+    path = export_path(job.pk)
+    if job.state != JobState.DONE or not path.exists():
+        raise Http404(EXPORT_EXPIRED)
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=EXPORT_NAME, content_type="text/csv"
+    )
+
+
+def export_job(job, progress) -> dict:
+    """Write the export the owner asked for to private storage, reporting every chunk of rows.
+
+    The filtered list is rebuilt from the list's own filters, as the owner would see it now.
+    """
+    modeladmin = admin.site.get_model_admin(Customer)
+    request = RequestFactory().get(reverse("admin:customers_customer_changelist"))
+    request.user = job.owner
+    queryset = _export_queryset(modeladmin, request, job.params)
+    job.result_url = f"{reverse(EXPORT_URL)}?job={job.pk}"
+    folder = export_folder(job.pk)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lines = customers_export_lines(
+        queryset=queryset, columns=job.params["columns"], delimiter=job.params["delimiter"]
+    )
+    rows = -1  # the header is no customer
+    try:
+        with export_path(job.pk).open("w", encoding="utf-8", newline="") as out:
+            for line in lines:
+                out.write(line)
+                rows += 1
+                if rows and rows % CHUNK_SIZE == 0:
+                    progress(rows, message=_exported(rows))
+    except JobCancelled:
+        shutil.rmtree(folder, ignore_errors=True)  # half a file is no export
+        raise
+    progress(rows, total=rows, message=_exported(rows))
+    return {"rows": rows, "bytes": export_path(job.pk).stat().st_size}
+
+
+def _exported(count: int) -> str:
+    return ngettext("%(count)s customer written", "%(count)s customers written", count) % {
+        "count": count
+    }
 
 
 def _change_display(name: str, value) -> dict:
@@ -530,19 +636,3 @@ def _change_display(name: str, value) -> dict:
 class _Echo:
     def write(self, value: str) -> str:
         return value
-
-
-def _summary(result) -> dict:
-    return {
-        "format": result.format,
-        "format_label": str(FORMAT_LABELS.get(result.format, result.format)),
-        CREATED: result.created,
-        UPDATED: result.updated,
-        UNCHANGED: result.unchanged,
-        SKIPPED: result.skipped,
-        ERROR: len(result.errors),
-        "repeated": result.repeated_keys,
-        "warnings": result.warnings,
-        "committed": result.committed,
-        "header": result.header,
-    }

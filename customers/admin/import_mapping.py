@@ -9,16 +9,13 @@ redirects to the preview, which imports through it (``customers_import(mapping=.
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from customers.admin.import_export import IMPORT_EXPIRED, _storage
+from customers.admin.import_export import IMPORT_EXPIRED, _storage, preview_start
 from customers.services.importing import FORMAT_LABELS, ImportFileError
 from customers.services.importing.formats import format_known, mapping_check
 from customers.services.importing.mapping import (
@@ -30,6 +27,7 @@ from customers.services.importing.mapping import (
 from customers.services.importing.reading import file_sample
 
 MAPPING_TEMPLATE = "admin/customers/import_mapping.html"
+MAPPING_URL = "admin:customers_customer_import_mapping"
 SAMPLE_ROWS = 3
 
 
@@ -112,11 +110,9 @@ def import_mapping_view(modeladmin, request, token: str):
                 actor=request.user, name=form.cleaned_data["save_as"], names=names, columns=mapping
             )
         meta["mapping"] = mapping
-        meta.pop("preview", None)  # a preview made without this mapping no longer holds
-        (storage.folder() / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-        return HttpResponseRedirect(
-            reverse("admin:customers_customer_import_preview", args=[token])
-        )
+        storage.meta_write(meta)
+        # A preview made without this mapping no longer holds: check the file again with it.
+        return preview_start(request, token)
     known = meta.get("known_format") or format_known(names)
     context = {
         **modeladmin.admin_site.each_context(request),

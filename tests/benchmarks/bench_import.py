@@ -1,7 +1,9 @@
 """Time the CSV import: a Shopify file into an empty database, the same file again, a huge file's
 peak memory, a plain bulk_create of the same customers, and the admin preview and confirm.
 
-    python -m tests.benchmarks.bench_import --rows 100000 --huge 1000000 --admin-rows 20000
+    python -m tests.benchmarks.bench_import --rows 100000 --huge 1000000
+
+The admin's import (upload, preview job, confirm job) is timed by bench_admin_import.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/wt5 python -m tests.benchmarks.bench_import ...
 
 Each measured import runs in a child process (a fresh interpreter, as the command would), which
@@ -15,13 +17,12 @@ import csv
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
 import time
 
-from tests.benchmarks._setup import setup_django, staff_client
+from tests.benchmarks._setup import setup_django
 
 SHOPIFY = [
     "First Name",
@@ -181,33 +182,10 @@ def wipe() -> None:
         model.objects.all().delete()
 
 
-def admin_timings(rows: int, workdir: str) -> tuple[float, float]:
-    from django.contrib.auth import get_user_model
-    from django.urls import reverse
-
-    path = os.path.join(workdir, f"admin-{rows}.csv")
-    write_file(path, rows, seed=7)
-    user = get_user_model().objects.create_superuser("bench", "bench@example.com", "pw")
-    client = staff_client(user)
-    url = reverse("admin:customers_customer_import")
-    with open(path, "rb") as f:
-        started = time.perf_counter()
-        response = client.post(url, {"import_file": f})
-        preview = time.perf_counter() - started
-    assert response.status_code == 200, response.status_code
-    token = re.search(r"/import/([A-Za-z0-9_-]+)/confirm/", response.content.decode()).group(1)
-    started = time.perf_counter()
-    response = client.post(reverse("admin:customers_customer_import_confirm", args=[token]))
-    confirm = time.perf_counter() - started
-    assert response.status_code in (200, 302), response.status_code
-    return preview, confirm
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--huge", type=int, default=0, help="Also import a file this large.")
-    parser.add_argument("--admin-rows", type=int, default=20_000)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -241,10 +219,6 @@ def main() -> None:
             f"import/bulk_create time ratio {first['seconds'] / baseline:.1f}"
         )
         os.remove(path)
-    if args.admin_rows:
-        wipe()
-        preview, confirm = admin_timings(args.admin_rows, workdir)
-        print(f"  admin, {args.admin_rows} rows: preview {preview:.1f} s, confirm {confirm:.1f} s")
     if args.huge:
         wipe()
         huge = os.path.join(workdir, f"shopify-{args.huge}.csv")

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 from django.urls import reverse
 
+from backoffice.jobs.models import Job
 from customers.admin.import_export import IMPORT_RETENTION, imports_remove_expired
+from customers.jobs_import import IMPORT_CONFIRM
 from customers.models import Customer, CustomerEvent, EventKind, Tag
 from customers.services import importing
 
@@ -32,6 +35,21 @@ def _private_root(settings, tmp_path):
     return settings.PRIVATE_UPLOAD_ROOT
 
 
+@pytest.fixture(autouse=True)
+def _jobs_run_at_once(settings):
+    """The preview and confirm jobs run in the request's process when it commits."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+def run_jobs(post, *args, **kwargs):
+    """POST as the browser does; the jobs it starts run; follow the redirect like a browser."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = post(*args, **kwargs)
+    while response.status_code == 302:
+        response = post.__self__.get(response["Location"])
+    return response
+
+
 @pytest.fixture
 def importer(client, make_staff):
     client.force_login(make_staff("view_customer", "import_customer"))
@@ -40,9 +58,15 @@ def importer(client, make_staff):
 
 def upload(client, name: str, data: bytes | None = None, **fields):
     data = data if data is not None else (FIXTURES / name).read_bytes()
-    return client.post(
-        IMPORT_URL, {"import_file": SimpleUploadedFile(name, data, "text/csv"), **fields}
+    return run_jobs(
+        client.post,
+        IMPORT_URL,
+        {"import_file": SimpleUploadedFile(name, data, "text/csv"), **fields},
     )
+
+
+def confirm(client, token: str):
+    return run_jobs(client.post, confirm_url(token))
 
 
 def confirm_url(token: str) -> str:
@@ -110,7 +134,7 @@ def test_preview_shows_every_outcome_and_writes_nothing(importer, make_customer)
 def test_confirm_imports_and_the_result_page_and_events_say_what_happened(importer, _private_root):
     token = upload(importer, "shopify_rules.csv").context["token"]
     assert (_private_root / "imports" / token / "upload.csv").exists()
-    response = importer.post(confirm_url(token), follow=True)
+    response = confirm(importer, token)
     assert response.status_code == 200
     assert Customer.objects.count() == 4
     page = text(response)
@@ -121,15 +145,17 @@ def test_confirm_imports_and_the_result_page_and_events_say_what_happened(import
     assert response.context["summary"]["error"] == 4
     assert CustomerEvent.objects.filter(kind=EventKind.IMPORTED).count() == 4
     assert CustomerEvent.objects.first().actor.has_perm("customers.import_customer")
-    # The upload is removed once imported; confirming twice does nothing more.
+    # The upload is removed once imported; confirming twice shows the same import again.
     assert not (_private_root / "imports" / token / "upload.csv").exists()
-    assert importer.post(confirm_url(token)).status_code == 404
+    again = confirm(importer, token)
+    assert again.context["summary"] == response.context["summary"]
+    assert Job.objects.filter(kind=IMPORT_CONFIRM).count() == 1
     assert Customer.objects.count() == 4
 
 
 def test_rejected_records_download_with_reasons_and_no_password(importer):
     token = upload(importer, "ecwid.csv").context["token"]
-    importer.post(confirm_url(token))
+    confirm(importer, token)
     response = importer.get(reverse("admin:customers_customer_import_rejected", args=[token]))
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(body)))
@@ -142,7 +168,8 @@ def test_all_or_nothing_with_errors_offers_no_confirm_and_a_forged_one_writes_no
     response = upload(importer, "shopify_rules.csv", all_or_nothing="on")
     assert "confirming would import nothing" in text(response)
     assert confirm_url(response.context["token"]) not in text(response)
-    importer.post(confirm_url(response.context["token"]))
+    result = confirm(importer, response.context["token"])
+    assert "Nothing was imported: 4 records had errors." in text(result)
     assert not Customer.objects.exists()
 
 
@@ -167,7 +194,8 @@ def test_unreadable_upload_is_refused_on_the_form(importer, name, message, _priv
     response = upload(importer, name)
     assert response.status_code == 200
     assert str(message) in response.content.decode()
-    assert not list((_private_root).glob("imports/*"))
+    assert response.context["form"] is not None  # the upload form again
+    assert not list((_private_root).glob("imports/*/upload.csv"))
 
 
 def test_preview_is_paginated(importer):

@@ -17,6 +17,7 @@ writes nothing: every row of a batch is checked before anything of it is written
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import IO
 
@@ -104,6 +105,12 @@ from customers.services.importing.rows import (
 from customers.services.importing.write import batch_write
 
 BATCH_SIZE = 2000
+# A batch-by-batch run on SQLite pauses SQLITE_WRITER_GAP seconds between two batches once
+# SQLITE_WRITER_EVERY seconds have passed since its last pause. A writer waiting for SQLite's
+# lock polls it (its busy handler sleeps up to 100 ms at a time): batches back to back would
+# take the lock again before it looks, and a clerk's save would wait for the whole file.
+SQLITE_WRITER_GAP = 0.1
+SQLITE_WRITER_EVERY = 0.4
 
 FILE_NO_ROWS = _("The file has a header but no customer rows.")
 CONFLICT = _(
@@ -162,6 +169,7 @@ __all__ = [
     "RowError",
     "RowReport",
     "batch_apply",
+    "batch_check",
     "customers_import",
     "default_workers",
     "describe",
@@ -169,6 +177,8 @@ __all__ = [
 
 OnRow = Callable[[RowReport], None]
 OnProgress = Callable[[int], None]
+# Asked between batches (a job's cancel check); True stops the import there.
+ShouldStop = Callable[[], bool]
 
 
 def customers_import(
@@ -178,8 +188,10 @@ def customers_import(
     filename: str,
     dry_run: bool = False,
     all_or_nothing: bool = False,
+    per_batch: bool = False,
     on_row: OnRow | None = None,
     on_progress: OnProgress | None = None,
+    should_stop: ShouldStop | None = None,
     workers: int = 1,
     batch_size: int = BATCH_SIZE,
     mapping: dict[str, str] | None = None,
@@ -195,6 +207,13 @@ def customers_import(
     grows to its size; ``workers`` > 1 normalises records in that many forked processes (the
     command on big files); ``mapping`` reads a file of any header through a column mapping
     (mapping.py). Raises :class:`ImportFileError` when the file cannot be read at all.
+
+    ``per_batch`` (with ``dry_run``: the admin preview) plans each batch in its own transaction,
+    rolled back at once, and writes nothing, so no lock is held across the file and other staff
+    keep saving customers meanwhile; a key repeated in a later batch is then previewed against
+    the database as it stands, not against the earlier record. ``should_stop`` is asked
+    between batches: when it answers True the import stops there; batch by batch, the committed
+    batches stay (the result counts them), in one transaction everything is rolled back.
     """
     result = ImportResult(file=filename, dry_run=dry_run, all_or_nothing=all_or_nothing)
     run = Run(actor=actor, result=result, strategy=matching_strategy())
@@ -207,8 +226,10 @@ def customers_import(
         raw = file.batches(header.delimiter, batch_size)
         batches = batches_normalise(raw, spec_build(columns), workers)
         report = _reporter(result, on_row)
-        progress = on_progress or (lambda _position: None)
-        if dry_run or all_or_nothing:
+        progress = _Between(on_progress, should_stop)
+        if dry_run and per_batch:
+            _check_batch_by_batch(batches, run, file, report, progress)
+        elif dry_run or all_or_nothing:
             _apply_in_one_transaction(batches, run, file, report, progress)
         else:
             _apply_batch_by_batch(batches, run, file, report, progress)
@@ -249,10 +270,7 @@ def batch_apply(batch: Batch, run: Run, report: OnRow) -> None:
         # The batch was rolled back: its locks and the tags and groups it created are gone.
         run.locked = locked
         run.forget_writes()
-        message = sentence(str(CONFLICT))
-        for row, cells in batch:
-            if not row.blank:
-                report(RowReport(row.record, ERROR, message=message, cells=cells))
+        _report_conflict(batch, report)
         return
     for row_report, change in plan.placed:
         row_report.customer_id = change.customer.pk
@@ -260,17 +278,92 @@ def batch_apply(batch: Batch, run: Run, report: OnRow) -> None:
         report(row_report)
 
 
+def batch_check(batch: Batch, run: Run, report: OnRow) -> None:
+    """Plan one batch and report what it would do, writing nothing (the preview's step).
+
+    Its transaction, rolled back at once, lasts as long as the planning only (a group the file
+    names may be created meanwhile): what the write would add to it changes no outcome.
+    """
+    run.locked = set()
+    try:
+        with transaction.atomic():
+            plan = batch_plan(batch, run)
+            transaction.set_rollback(True)
+    except IntegrityError:
+        _report_conflict(batch, report)
+        return
+    finally:
+        run.forget_writes()
+    for row_report in sorted(plan.reports, key=lambda r: r.record):
+        report(row_report)
+
+
+def _report_conflict(batch: Batch, report: OnRow) -> None:
+    message = sentence(str(CONFLICT))
+    for row, cells in batch:
+        if not row.blank:
+            report(RowReport(row.record, ERROR, message=message, cells=cells))
+
+
+class _Between:
+    """What runs between two batches: the progress report, then the stop question."""
+
+    def __init__(self, on_progress: OnProgress | None, should_stop: ShouldStop | None):
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.stopped = False
+
+    def __call__(self, position: int) -> bool:
+        """Report ``position``; return True when the import must stop here."""
+        if self.on_progress is not None:
+            self.on_progress(position)
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = True
+        return self.stopped
+
+
+class _WriterGap:
+    """Between batches on SQLite, now and then leave the lock free long enough to be taken."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        if connection.vendor != "sqlite" or time.monotonic() - self.last < SQLITE_WRITER_EVERY:
+            return
+        time.sleep(SQLITE_WRITER_GAP)
+        self.last = time.monotonic()
+
+
 def _apply_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -> None:
     """Commit each batch on its own: a huge file's valid rows are saved batch after batch."""
     seen_rows = False
+    let_other_writers_in = _WriterGap()
     for batch in batches:
         seen_rows = seen_rows or _has_rows(batch)
         run.locked = set()  # the previous batch's transaction released its locks
         batch_apply(batch, run, report)
-        progress(file.position)
-    if not seen_rows:
+        let_other_writers_in()
+        if progress(file.position):
+            break
+    if not seen_rows and not progress.stopped:
         raise ImportFileError(FILE_NO_ROWS, code="no_rows")
     run.result.committed = True
+
+
+def _check_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -> None:
+    """Check each batch on its own, writing nothing: a preview that holds no lock (and on
+    SQLite no write lock) longer than one batch's planning."""
+    seen_rows = False
+    let_other_writers_in = _WriterGap()
+    for batch in batches:
+        seen_rows = seen_rows or _has_rows(batch)
+        batch_check(batch, run, report)
+        let_other_writers_in()
+        if progress(file.position):
+            break
+    if not seen_rows and not progress.stopped:
+        raise ImportFileError(FILE_NO_ROWS, code="no_rows")
 
 
 def _apply_in_one_transaction(batches, run: Run, file: TextFile, report, progress) -> None:
@@ -285,6 +378,8 @@ def _apply_in_one_transaction(batches, run: Run, file: TextFile, report, progres
     try:
         if spool is not None:
             emails, phones = _spool_fill(spool, batches, run, file, progress)
+            if progress.stopped:
+                return  # stopped while validating: nothing was written
             staged = iter(spool)
         else:
             staged = ((batch, None) for batch in batches)
@@ -296,10 +391,13 @@ def _apply_in_one_transaction(batches, run: Run, file: TextFile, report, progres
             for batch, position in staged:
                 seen_rows = seen_rows or _has_rows(batch)
                 batch_apply(batch, run, report)
-                progress(file.position if position is None else (file.size + position) // 2)
-            if not seen_rows:
+                if progress(file.position if position is None else (file.size + position) // 2):
+                    break
+            if not seen_rows and not progress.stopped:
                 raise ImportFileError(FILE_NO_ROWS, code="no_rows")
-            run.result.committed = not run.result.dry_run and not run.result.errors
+            run.result.committed = (
+                not run.result.dry_run and not run.result.errors and not progress.stopped
+            )
             if not run.result.committed:
                 transaction.set_rollback(True)
     finally:
@@ -318,8 +416,9 @@ def _spool_fill(spool: Spool, batches, run: Run, file: TextFile, progress):
         emails |= batch_emails
         phones |= batch_phones
         spool.add(batch, file.position)
-        progress(file.position // 2)
-    if not seen_rows:
+        if progress(file.position // 2):
+            break
+    if not seen_rows and not progress.stopped:
         raise ImportFileError(FILE_NO_ROWS, code="no_rows")
     return emails, phones
 

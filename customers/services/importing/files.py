@@ -40,8 +40,13 @@ def import_retention() -> datetime.timedelta:
     return IMPORT_RETENTION if hours is None else datetime.timedelta(hours=float(hours))
 
 
-def _folders() -> list[Path]:
-    root = imports_root()
+def exports_root() -> Path:
+    """Where export jobs write their files (one folder per job), under PRIVATE_UPLOAD_ROOT."""
+    return Path(settings.PRIVATE_UPLOAD_ROOT) / "exports"
+
+
+def _folders(root: Path | None = None) -> list[Path]:
+    root = imports_root() if root is None else root
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
 
 
@@ -107,7 +112,8 @@ def imports_forget(*, values: Iterable[str]) -> list[str]:
     """Delete every import folder whose files hold one of these emails or phones; return tokens.
 
     Erasure calls this with the erased customers' contact details. A folder goes whole (its
-    upload and reports together): a report without its upload is no use to anyone.
+    upload and reports together): a report without its upload is no use to anyone. Export
+    jobs' files (a CSV of the list) are searched the same way: one naming the person goes.
     """
     emails = {v.strip().lower() for v in values if "@" in v}
     phones = {
@@ -120,7 +126,7 @@ def imports_forget(*, values: Iterable[str]) -> list[str]:
     if not emails and not phones:
         return []
     removed = []
-    for folder in _folders():
+    for folder in [*_folders(), *_folders(exports_root())]:
         if any(_names_any(path, emails, phones) for path in folder.iterdir() if path.is_file()):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder.name)
