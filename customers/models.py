@@ -16,7 +16,7 @@ from taggit.models import ItemBase, TagBase
 
 from customers.address_keys import address_key_expression
 from customers.addresses import military_address_errors, military_normalise
-from customers.phones import phone_region, phone_to_e164
+from customers.phones import phone_display, phone_region, phone_to_e164
 
 EMAIL_OR_PHONE_REQUIRED = _("A customer needs an email address or a phone number.")
 PHONE_INVALID = _("%(value)s is not a valid phone number.")
@@ -300,7 +300,7 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.email or self.phone or f"#{self.pk}"
+        return self.full_name or self.email or phone_display(self.phone) or f"#{self.pk}"
 
     @property
     def erasure_is_pending(self) -> bool:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from customers.admin.selection import TEMPLATE_DIR, confirmation_page
+from customers.i18n import elide
 from customers.models import Address, Customer, Note, Status
 from customers.personal_data import CUSTOMER_IDENTITY_FIELDS
 from customers.services.privacy import (
@@ -124,7 +125,8 @@ def erasure_view(modeladmin, request, object_id, step):
                 if step == "request"
                 else _("Erasure request of %(customer)s cancelled.")
             )
-            modeladmin.message_user(request, done % {"customer": obj}, messages.SUCCESS)
+            said = elide(done % {"customer": obj}, str(obj))  # "Effacement d’Alice demandé."
+            modeladmin.message_user(request, said, messages.SUCCESS)
         return HttpResponseRedirect(change_url)
     context = {
         **modeladmin.admin_site.each_context(request),

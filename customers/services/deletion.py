@@ -29,6 +29,7 @@ from customers.models import (
     Status,
     TaggedCustomer,
 )
+from customers.phones import phone_display
 
 
 class DeleteBlock(models.TextChoices):
@@ -118,7 +119,7 @@ def _reasons(row: dict) -> list[str]:
 
 def _label(row: dict) -> str:
     name = " ".join(p for p in (row["first_name"], row["last_name"]) if p)
-    contact = row["email"] or row["phone"]
+    contact = row["email"] or phone_display(row["phone"])
     if name and contact:
         return f"{name} <{contact}>"
     return name or contact or f"#{row['pk']}"

@@ -28,3 +28,12 @@ def test_spanish_site_title(admin_client):
     html = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "Gestión de clientes" in html
     assert "Back office" not in html
+
+
+def test_the_erasure_message_elides_before_a_vowel_in_french(admin_client, make_customer):
+    from django.contrib.messages import get_messages
+
+    alice = make_customer(first_name="Alice", last_name="", email="alice@example.fr")
+    url = reverse("admin:customers_customer_erasure", args=[alice.pk, "request"])
+    response = admin_client.post(url, HTTP_ACCEPT_LANGUAGE="fr")
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Effacement d’Alice demandé."]
