@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Shopify's webhooks skip everything below (see the module).
+    "customers.channels.middleware.ChannelWebhookMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -247,6 +249,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         )
     }
 # --- end of background jobs ---
+
+# --- sales channels (issue 16): how often workers drain the webhook inbox (customers/channels) ---
+# Each web process queues at most one drain per this many seconds (delayed by as much).
+BACKOFFICE_CHANNEL_KICK_SECONDS = float(os.environ.get("BACKOFFICE_CHANNEL_KICK_SECONDS", "1"))
+# Without deliveries, a drain still runs this often: it applies what a killed worker left pending.
+BACKOFFICE_CHANNEL_SWEEP_SECONDS = float(os.environ.get("BACKOFFICE_CHANNEL_SWEEP_SECONDS", "60"))
 
 # One console handler, on the root logger. Django's default configuration gives the "django"
 # logger a console handler of its own; records it also passed up to the root were printed

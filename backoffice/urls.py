@@ -17,6 +17,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/two-factor/", include("backoffice.staff.urls")),
     path("admin/", admin.site.urls),
+    # Sales channels (issue 16): Shopify webhooks and the POS sync API.
+    path("", include("customers.channels.urls")),
     path("unsubscribe/<str:token>/", unsubscribe_view, name="customer_unsubscribe"),
 ]
 

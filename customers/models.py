@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -715,3 +717,183 @@ class ImportMapping(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- sales channels: connections, the webhook inbox and the channels' own ids ------------------
+
+
+class ChannelConnection(models.Model):
+    """One store or point of sale that sends customers and orders to the back office.
+
+    A Shopify connection signs its webhooks with ``webhook_secret`` (kept as given: the HMAC
+    needs it); a POS connection authenticates with a bearer token of which only the SHA-256 is
+    kept, shown once when issued.
+    """
+
+    CHANNELS = [(Channel.SHOPIFY, Channel.SHOPIFY.label), (Channel.POS, Channel.POS.label)]
+
+    uuid = models.UUIDField(_("webhook id"), default=uuid.uuid4, unique=True, editable=False)
+    channel = models.CharField(_("channel"), max_length=20, choices=CHANNELS)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    shop_domain = models.CharField(
+        _("shop domain"), max_length=255, blank=True, help_text=_("e.g. my-store.myshopify.com")
+    )
+    webhook_secret = models.CharField(
+        _("webhook secret"),
+        max_length=255,
+        blank=True,
+        help_text=_("Shopify: the secret that signs the webhooks (Settings > Notifications)."),
+    )
+    token_hash = models.CharField(
+        _("token hash"), max_length=64, blank=True, db_index=True, editable=False
+    )
+    active = models.BooleanField(_("active"), default=True)
+    tags = models.CharField(
+        _("tags for new customers"),
+        max_length=255,
+        blank=True,
+        help_text=_("Comma-separated; added to every customer this connection creates."),
+    )
+    keep_names = models.BooleanField(
+        _("keep names"),
+        default=False,
+        help_text=_("Never overwrite the first and last name of an existing customer."),
+    )
+    service_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("service user"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("channel connection")
+        verbose_name_plural = _("channel connections")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelCustomerLink(models.Model):
+    """A channel's own customer id (the Shopify customer id) on one connection -> our customer.
+
+    A table rather than a column: two stores have two ids for one person. The customer is held
+    by id, not by foreign key, like the audit trail: the guarded delete removes a customer with
+    one statement per table it knows, and a link to a deleted id simply matches again.
+    """
+
+    connection = models.ForeignKey(
+        ChannelConnection, on_delete=models.CASCADE, related_name="customer_links"
+    )
+    external_id = models.CharField(_("channel id"), max_length=64)
+    customer_ref = models.BigIntegerField(_("customer id"), db_index=True)
+    remote_updated_at = models.DateTimeField(_("updated in the channel"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("channel customer id")
+        verbose_name_plural = _("channel customer ids")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="channel_customer_link_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}:{self.external_id}"
+
+
+class ChannelOrderLink(models.Model):
+    """A channel's own order id on one connection -> our order, so an update never duplicates."""
+
+    connection = models.ForeignKey(
+        ChannelConnection, on_delete=models.CASCADE, related_name="order_links"
+    )
+    external_id = models.CharField(_("channel id"), max_length=64)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="channel_links")
+    remote_updated_at = models.DateTimeField(_("updated in the channel"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("channel order id")
+        verbose_name_plural = _("channel order ids")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_id"], name="channel_order_link_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}:{self.external_id}"
+
+
+class ChannelEventState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Done")
+    IGNORED_DUPLICATE = "ignored_duplicate", _("Ignored: duplicate")
+    IGNORED_STALE = "ignored_stale", _("Ignored: older than the stored data")
+    FAILED = "failed", _("Failed")
+
+
+class ChannelEvent(models.Model):
+    """One webhook delivery as received (the inbox): stored first, processed by a job."""
+
+    connection = models.ForeignKey(
+        ChannelConnection,
+        verbose_name=_("connection"),
+        on_delete=models.CASCADE,
+        related_name="events",
+    )
+    topic = models.CharField(_("topic"), max_length=64, db_index=True)
+    webhook_id = models.CharField(_("webhook id"), max_length=128)
+    event_id = models.CharField(_("event id"), max_length=128, blank=True)
+    body = models.TextField(_("body"))
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    state = models.CharField(
+        _("state"),
+        max_length=20,
+        choices=ChannelEventState,
+        default=ChannelEventState.PENDING,
+    )
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # By id, like the audit trail: the event outlives a deleted customer.
+    customer_ref = models.BigIntegerField(_("customer id"), null=True, blank=True, db_index=True)
+    order = models.ForeignKey(
+        Order,
+        verbose_name=_("order"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("channel event")
+        verbose_name_plural = _("channel events")
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "webhook_id"], name="channel_event_webhook_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "received_at"], name="channel_event_state_idx"),
+            # The duplicate check reads the other deliveries of one Shopify event.
+            models.Index(fields=["connection", "event_id"], name="channel_event_event_idx"),
+            # A drain claims the oldest pending event: read in key order, only pending rows.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(state="pending"),
+                name="channel_event_pending_idx",
+            ),
+        ]
+        permissions = [("retry_channelevent", _("Can retry channel events"))]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.webhook_id}"

@@ -14,6 +14,10 @@ from django.db import models
 from customers.models import (
     Address,
     Channel,
+    ChannelConnection,
+    ChannelCustomerLink,
+    ChannelEvent,
+    ChannelOrderLink,
     Consent,
     ConsentSource,
     Customer,
@@ -164,6 +168,44 @@ MERGE_NOT_PERSONAL_FIELDS = (
 TAGGED_CUSTOMER_PERSONAL_FIELDS = ("tag", "content_object")
 TAGGED_CUSTOMER_NOT_PERSONAL_FIELDS = ("id",)
 
+# --- sales channels ------------------------------------------------------------------------
+
+# A channel's own id for a person (the Shopify customer id) reaches that person in the channel:
+# erasure drops the link. Which of our customers it points at is the link itself.
+CHANNEL_CUSTOMER_LINK_PERSONAL_FIELDS = ("external_id",)
+CHANNEL_CUSTOMER_LINK_NOT_PERSONAL_FIELDS = (
+    "id",
+    "connection",
+    "customer_ref",
+    "remote_updated_at",
+)
+# An order's id in the channel is bookkeeping, like its number.
+CHANNEL_ORDER_LINK_NOT_PERSONAL_FIELDS = (
+    "id",
+    "connection",
+    "external_id",
+    "order",
+    "remote_updated_at",
+)
+# A delivery's raw body is the whole customer or order as the channel sent it, and a failure's
+# reason may quote an email: both are emptied by an erasure. The headers are Shopify's (topic,
+# shop, webhook and event ids, times); with the state they keep every delivery accounted for.
+CHANNEL_EVENT_PERSONAL_FIELDS = ("body", "error")
+CHANNEL_EVENT_NOT_PERSONAL_FIELDS = (
+    "id",
+    "connection",
+    "topic",
+    "webhook_id",
+    "event_id",
+    "headers",
+    "received_at",
+    "state",
+    "attempts",
+    "customer_ref",
+    "order",
+    "processed_at",
+)
+
 # A mailing keeps the subject and text as typed, placeholders unfilled (who got it is in each
 # recipient's EMAILED event); a one-off mail may still name its recipient ("A word for Mrs
 # Quillfeather"): personal, scrubbed of an erased person's names and contacts. An export
@@ -199,14 +241,26 @@ CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]
     CustomerEvent: (EVENT_PERSONAL_FIELDS, EVENT_NOT_PERSONAL_FIELDS),
     CustomerMerge: (MERGE_PERSONAL_FIELDS, MERGE_NOT_PERSONAL_FIELDS),
     TaggedCustomer: (TAGGED_CUSTOMER_PERSONAL_FIELDS, TAGGED_CUSTOMER_NOT_PERSONAL_FIELDS),
+    ChannelCustomerLink: (
+        CHANNEL_CUSTOMER_LINK_PERSONAL_FIELDS,
+        CHANNEL_CUSTOMER_LINK_NOT_PERSONAL_FIELDS,
+    ),
+    ChannelOrderLink: ((), CHANNEL_ORDER_LINK_NOT_PERSONAL_FIELDS),
+    ChannelEvent: (CHANNEL_EVENT_PERSONAL_FIELDS, CHANNEL_EVENT_NOT_PERSONAL_FIELDS),
     ExportRecord: (EXPORT_RECORD_PERSONAL_FIELDS, EXPORT_RECORD_NOT_PERSONAL_FIELDS),
     Mailing: (MAILING_PERSONAL_FIELDS, MAILING_NOT_PERSONAL_FIELDS),
 }
 
 # Models of the customers app that hold no personal data: the store's tag set, and which tags an
 # order carries (copied from the customer's tags when the order came in; the order is the shop's).
-# A saved import column mapping holds column names and the staff user who saved it.
-MODELS_WITHOUT_PERSONAL_DATA: tuple[type[models.Model], ...] = (Tag, TaggedOrder, ImportMapping)
+# A saved import column mapping holds column names and the staff user who saved it. A sales
+# channel's connection holds the store's own settings and secrets.
+MODELS_WITHOUT_PERSONAL_DATA: tuple[type[models.Model], ...] = (
+    Tag,
+    TaggedOrder,
+    ImportMapping,
+    ChannelConnection,
+)
 
 # Strings in event payloads and merge snapshots that are codes of ours, not personal data.
 SAFE_PAYLOAD_STRINGS = frozenset(

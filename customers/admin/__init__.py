@@ -6,6 +6,7 @@ One module per page or action family; ``customer.py`` wires them into CustomerAd
 from django.contrib import admin
 from taggit.models import Tag as TaggitTag
 
+from customers.admin import channels  # noqa: F401 - registers the channel admins
 from customers.admin.customer import CustomerAdmin
 from customers.admin.events import CustomerEventAdmin
 from customers.admin.groups import CustomerGroupWithMembersAdmin

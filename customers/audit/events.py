@@ -490,6 +490,51 @@ def orders_recorded_events(*, actor: Actor, orders: Sequence[Order]) -> int:
     )
 
 
+# --- sales channels (a Shopify store, a point of sale) ---------------------------------------
+
+
+def channel_customer_created_event(
+    *, actor: Actor, customer: Customer, connection: str, tags: list[str], address: dict
+) -> CustomerEvent:
+    """CREATED by a channel: its connection, the tags it gave and the default address."""
+    data: dict = {"source": customer.source, "connection": connection}
+    if tags:
+        data["tags"] = tags
+    data.update(address)
+    return _write_one(actor=actor, customer=customer, kind=EventKind.CREATED, data=data)
+
+
+def channel_customer_updated_event(
+    *,
+    actor: Actor,
+    customer: Customer,
+    connection: str,
+    changes: dict[str, list],
+    tags_added: list[str],
+    address: dict,
+) -> CustomerEvent:
+    """UPDATED by a channel: ``changes`` maps a field to ``[old, new]``, tags it added, address."""
+    data: dict = {"connection": connection}
+    if changes:
+        data["changes"] = changes
+    if tags_added:
+        data["tags_added"] = tags_added
+    data.update(address)
+    return _write_one(actor=actor, customer=customer, kind=EventKind.UPDATED, data=data)
+
+
+def channel_customer_unlinked_event(
+    *, actor: Actor, customer: Customer, connection: str, external_id: str
+) -> CustomerEvent:
+    """UPDATED: the channel deleted its customer; our record stays, without the channel's id."""
+    return _write_one(
+        actor=actor,
+        customer=customer,
+        kind=EventKind.UPDATED,
+        data={"connection": connection, "channel_deleted": external_id},
+    )
+
+
 # === describing ==============================================================================
 # Each event reads as sentences: translated field labels and values, never a payload key.
 

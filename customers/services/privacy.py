@@ -61,6 +61,7 @@ from customers.personal_data import (
     snapshot_scrub,
 )
 from customers.selectors.audit import consent_history
+from customers.services.channels import channel_data_erase
 from customers.services.exporting import export_record_create
 from customers.services.importing.files import imports_forget
 
@@ -415,6 +416,7 @@ def _erase_batch(
     Address.objects.filter(customer_id__in=family).delete()
     Note.objects.filter(customer_id__in=family).delete()
     TaggedCustomer.objects.filter(content_object_id__in=family).delete()
+    channel_data_erase(actor=actor, customer_ids=family)
     Customer.objects.filter(pk__in=family).update(
         **REDACTED_VALUES, version=F("version") + 1, updated_at=now
     )
