@@ -54,6 +54,7 @@ from customers.selectors.matching import (
     matching_strategy,
 )
 from customers.services.consent import consent_apply
+from customers.services.order_summary import order_summaries_refresh
 from customers.services.orders import orders_record
 from customers.services.tagging import tags_resolve
 
@@ -448,6 +449,8 @@ def channel_order_sync(*, actor, connection: ChannelConnection, data: ChannelOrd
                 changed = True
         if changed:
             order.save()
+            if order.customer_id:
+                order_summaries_refresh(customer_ids=[order.customer_id])
         link.remote_updated_at = data.updated_at or link.remote_updated_at
         link.save(update_fields=["remote_updated_at"])
         return SyncResult(order=order, customer=order.customer, changed=changed)

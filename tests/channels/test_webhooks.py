@@ -219,6 +219,9 @@ def test_orders_updated_updates_instead_of_duplicating(shop, deliver):
     deliver(shop, "orders/updated", payload("orders_updated"))
     order = Order.objects.get()
     assert order.total == Decimal("378.00")
+    # The customer's order summary follows the new total (one order, not two).
+    order.customer.refresh_from_db()
+    assert (order.customer.order_count, order.customer.total_spent) == (1, Decimal("378.00"))
     late = payload("orders_create")
     late["total_price"] = "1.00"
     deliver(shop, "orders/updated", late)  # older updated_at: ignored
