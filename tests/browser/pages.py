@@ -54,3 +54,8 @@ def select_all_matching(page, count: int) -> None:
 
 def messages(page) -> list[str]:
     return [text.strip() for text in page.locator("ul.messagelist li").all_inner_texts()]
+
+
+def customer_field(page, label: str):
+    """A field of the change form's first fieldset (not the address inline's namesake)."""
+    return page.locator("fieldset").first.get_by_label(f"{label}:", exact=True)
