@@ -4,7 +4,9 @@ Every deploy knob comes from the environment; the defaults are safe for a develo
 (SQLite file, debug on, console email) and refuse to start a production deploy without a secret.
 """
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +50,11 @@ INSTALLED_APPS = [
     "django_filters",
     "taggit",
     "import_export",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "backoffice.staff",
     "groups",
     "customers",
 ]
@@ -59,8 +66,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "backoffice.staff.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -122,6 +133,34 @@ PRIVATE_UPLOAD_ROOT = Path(os.environ.get("BACKOFFICE_PRIVATE_ROOT", BASE_DIR / 
 
 LOGIN_URL = "admin:login"
 
+# Staff accounts (see README, "Security").
+# Axes counts failed logins; it must come first so a locked-out login never reaches the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed passwords before one username is locked out from one address, and for how long (hours).
+AXES_FAILURE_LIMIT = int(os.environ.get("BACKOFFICE_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("BACKOFFICE_LOGIN_LOCKOUT_HOURS", "1"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Reverse proxies in front of the site: the client's address is this many hops back in
+# X-Forwarded-For (0: REMOTE_ADDR, no proxy).
+BACKOFFICE_PROXY_COUNT = int(os.environ.get("BACKOFFICE_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "backoffice.staff.lockout.client_ip"
+# Two-factor sign-in (TOTP) is required of every staff user holding a sensitive permission;
+# BACKOFFICE_2FA_ALL_STAFF=1 requires it of every staff user.
+BACKOFFICE_2FA_ALL_STAFF = env_bool("BACKOFFICE_2FA_ALL_STAFF", default=False)
+OTP_TOTP_ISSUER = os.environ.get("BACKOFFICE_2FA_ISSUER", "Customer back office")
+# A session ends after this many seconds without a request (default 8 hours); every request
+# pushes the end back.
+BACKOFFICE_SESSION_IDLE_SECONDS = int(
+    os.environ.get("BACKOFFICE_SESSION_IDLE_SECONDS", str(8 * 3600))
+)
+SESSION_COOKIE_AGE = BACKOFFICE_SESSION_IDLE_SECONDS
+SESSION_SAVE_EVERY_REQUEST = True
+
 # Email: console on a developer's machine, SMTP when EMAIL_HOST is set.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_BACKEND = os.environ.get(
@@ -167,6 +206,31 @@ BACKOFFICE_IMPORT_WORKERS = (
     if os.environ.get("BACKOFFICE_IMPORT_WORKERS")
     else None
 )
+
+# --- Background jobs (backoffice/jobs): django-tasks with its database queue, no broker. ---
+# backoffice.jobs comes before django_tasks_db so that its `db_worker` (which reaps dead workers'
+# jobs) replaces the package's.
+INSTALLED_APPS += ["backoffice.jobs", "django_tasks", "django_tasks_db"]
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("BACKOFFICE_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+# Seconds without a heartbeat after which a running job counts as dead (its worker killed).
+BACKOFFICE_JOB_HEARTBEAT_TIMEOUT = int(os.environ.get("BACKOFFICE_JOB_HEARTBEAT_TIMEOUT", "60"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The test database is a file, not memory, so a real worker process can share it; it lives in
+    # the temporary directory, one per checkout.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get(
+            "BACKOFFICE_TEST_SQLITE",
+            os.path.join(
+                tempfile.gettempdir(),
+                f"backoffice-test-{hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:12]}.sqlite3",
+            ),
+        )
+    }
+# --- end of background jobs ---
 
 LOGGING = {
     "version": 1,

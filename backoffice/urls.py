@@ -1,7 +1,7 @@
 """URL configuration: the admin is the back office."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
@@ -13,5 +13,9 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("admin/two-factor/", include("backoffice.staff.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# A refused page keeps the admin's layout and says why.
+handler403 = "backoffice.staff.views.permission_denied"

@@ -100,7 +100,27 @@ class TaggedOrder(ItemBase):
         ]
 
 
+# Records that are no longer a person of their own: folded into another, or erased.
+NOT_LIVE = ("merged", "redacted")
+
+
 class CustomerQuerySet(models.QuerySet):
+    def live(self) -> CustomerQuerySet:
+        """Customers that are a person of their own: not merged into another, not erased."""
+        return self.exclude(status__in=NOT_LIVE)
+
+    def exportable(self) -> CustomerQuerySet:
+        """Every customer an export of "all" holds: merged and erased records are no customers."""
+        return self.live()
+
+    def erasure_pending(self) -> CustomerQuerySet:
+        """Customers with an erasure request not yet carried out."""
+        return self.live().filter(erasure_requested_at__isnull=False)
+
+    def erasure_requestable(self) -> CustomerQuerySet:
+        """Customers whose erasure can be requested: live, with no request pending."""
+        return self.live().filter(erasure_requested_at__isnull=True)
+
     def active(self) -> CustomerQuerySet:
         return self.filter(status=Status.ACTIVE)
 
@@ -256,15 +276,31 @@ class Customer(models.Model):
         return self.full_name or self.email or self.phone or f"#{self.pk}"
 
     @property
+    def erasure_is_pending(self) -> bool:
+        """The one-row form of ``Customer.objects.erasure_pending()``."""
+        return self.erasure_requested_at is not None and self.status not in NOT_LIVE
+
+    @property
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part).strip()
 
+    def default_country_code(self) -> str:
+        """The country of the stored default address ('' if none): the phone's region."""
+        if self.pk is None:
+            return ""
+        return (
+            Address.objects.filter(customer_id=self.pk, is_default=True)
+            .values_list("country_code", flat=True)
+            .first()
+            or ""
+        )
+
     def clean(self) -> None:
-        """Normalise email and phone; require one of them."""
+        """Normalise email and phone (read in the default address's region); require one."""
         self.email = (self.email or "").strip().lower()
         raw_phone = (self.phone or "").strip()
         if raw_phone:
-            e164 = phone_to_e164(raw_phone)
+            e164 = phone_to_e164(raw_phone, self.default_country_code())
             if e164 is None:
                 raise ValidationError(
                     {
@@ -276,20 +312,6 @@ class Customer(models.Model):
             self.phone = e164
         if self.status != Status.REDACTED and not self.email and not self.phone:
             raise ValidationError(EMAIL_OR_PHONE_REQUIRED, code="email_or_phone_required")
-
-
-# The fields that say where an address is; every path that reads, copies, audits or exports an
-# address's data uses this list, so a new field cannot be forgotten by one of them.
-ADDRESS_DATA_FIELDS = (
-    "company",
-    "address1",
-    "address2",
-    "city",
-    "province_code",
-    "postal_code",
-    "country_code",
-    "phone",
-)
 
 
 class Address(models.Model):

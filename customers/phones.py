@@ -11,6 +11,15 @@ def store_region() -> str:
     return settings.BACKOFFICE_PHONE_REGION
 
 
+def phone_region(*, country_code: str | None) -> str:
+    """The region a customer's phone is read in: its (default) address's country, else the store's.
+
+    The one rule for the change form, the import and ``Customer.clean``: a national number is
+    dialled from where the customer lives.
+    """
+    return (country_code or "").strip().upper() or store_region()
+
+
 def phone_to_e164(raw: str | None, region: str | None = None) -> str | None:
     """Return the number in E.164 if phonenumbers says it is valid, else None.
 
@@ -22,7 +31,7 @@ def phone_to_e164(raw: str | None, region: str | None = None) -> str | None:
     text = str(raw).strip().lstrip("'").strip()
     if not text:
         return None
-    region = (region or "").strip().upper() or store_region()
+    region = phone_region(country_code=region)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -6,6 +6,9 @@ import itertools
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from customers.models import Address, Customer, Order
 
@@ -19,6 +22,22 @@ def _english_and_allowed_host(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LANGUAGE_CODE = "en"
     settings.BACKOFFICE_PHONE_REGION = "US"
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_two_factor(monkeypatch):
+    """force_login stands for a whole sign-in, second factor included (tests/backoffice
+    sign in through the real password and code pages)."""
+    force_login = Client.force_login
+
+    def force_login_verified(self, user, backend=None):
+        force_login(self, user, backend)
+        device, _ = TOTPDevice.objects.get_or_create(user=user, defaults={"name": "test"})
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login_verified)
 
 
 @pytest.fixture

@@ -7,12 +7,16 @@ To cover a new view or action, add one row to VIEWS or ACTIONS; every test below
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -26,6 +30,7 @@ from customers.models import (
     Tag,
     TaggedCustomer,
 )
+from customers.services.exporting import SHOPIFY_HEADERS
 from customers.services.merge import customers_merge
 from customers.services.privacy import customer_request_erasure
 from groups.models import CustomerGroup
@@ -47,6 +52,10 @@ class View:
     data: Callable[[SimpleNamespace], dict] = lambda world: {}
     # The change page offers it as a button (a link to ``url``) to those allowed only.
     button_on: Callable[[SimpleNamespace], Customer] | None = None
+    # Served to a staff user holding the permission: the status, and what it did (asserts).
+    served: int = 200
+    effect: Callable[[SimpleNamespace, object], None] = lambda world, response: None
+    writes: bool = False  # False: serving it must leave the data exactly as it was
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,12 @@ class Action:
     # The action's own form fields, if any (a function of the world when they name its rows).
     data: dict | Callable[[SimpleNamespace], dict] = field(default_factory=dict)
     writes: bool = True  # False: its last step is a page (export), not a change
+    # What the confirmed action did, asserted exactly (or, for a page, what the page offers).
+    effect: Callable[[SimpleNamespace, object], None] = lambda world, response: None
+    # Customers the action may rewrite besides the selected ones (the merge's survivor).
+    touches: Callable[[SimpleNamespace], list[Customer]] = lambda world: []
+    # Where the confirmed action leads: back to the list, unless it says otherwise.
+    location: Callable[[SimpleNamespace], str] = lambda world: LIST_URL + "?status=all"
 
 
 def _erasure(step: str, target: str):
@@ -82,6 +97,96 @@ def _merge_form(world) -> dict:
     }
 
 
+def _fresh(customer: Customer) -> Customer:
+    return Customer.objects.get(pk=customer.pk)
+
+
+def _csv_rows(response) -> list[dict]:
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def _import_previewed(world, response) -> None:
+    summary = response.context["summary"]
+    assert (summary["created"], summary["updated"], summary["error"]) == (1, 0, 0)
+    assert not Customer.objects.filter(email="new.person@example.com").exists()
+
+
+def _sample_served(world, response) -> None:
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    header = b"".join(response.streaming_content if response.streaming else [response.content])
+    assert header.decode().splitlines()[0] == ",".join(SHOPIFY_HEADERS)
+
+
+def _exported(world, response) -> None:
+    assert sorted(row["Email"] for row in _csv_rows(response)) == [
+        "archived@example.com",
+        "grouped@example.com",
+        "other@example.com",
+        "pending@example.com",
+        "plain@example.com",
+        "survivor@example.com",
+        "twin@example.com",
+    ]
+
+
+def _merge_page_shown(world, response) -> None:
+    assert {c.pk for c in response.context["customers"]} == {world.other.pk, world.twin.pk}
+
+
+def _unmerged(world, response) -> None:
+    assert response["Location"] == reverse(
+        "admin:customers_customer_merges", args=[world.survivor.pk]
+    )
+    assert _fresh(world.absorbed).status == "active"
+    assert CustomerMerge.objects.get(pk=world.merge.pk).undone_at is not None
+
+
+def _erasure_requested(world, response) -> None:
+    plain = _fresh(world.plain)
+    assert plain.erasure_requested_at is not None
+    assert plain.erasure_requested_by == response.wsgi_request.user
+
+
+def _erasure_cancelled(world, response) -> None:
+    pending = _fresh(world.pending)
+    assert (pending.erasure_requested_at, pending.erasure_requested_by) == (None, None)
+
+
+def _personal_data(world, response) -> None:
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    document = json.loads(response.content)
+    assert document["customer"]["email"] == "plain@example.com"
+
+
+def _deleted(world, response) -> None:
+    assert not Customer.objects.filter(pk=world.other.pk).exists()
+
+
+def _tags_are(*names):
+    return lambda world, response: assert_equal(set(_fresh(world.plain).tags.names()), set(names))
+
+
+def assert_equal(actual, expected) -> None:
+    assert actual == expected
+
+
+def _emailed(world, response) -> None:
+    assert [(m.to, m.subject, m.body) for m in mail.outbox] == [
+        (["plain@example.com"], "Hello Test", "Dear Test,")
+    ]
+
+
+def _merged(world, response) -> None:
+    twin = _fresh(world.twin)
+    assert (twin.status, twin.merged_into_id) == ("merged", world.other.pk)
+    assert _fresh(world.other).status == "active"
+
+
+def _export_page(world, response) -> None:
+    assert response.context["form"].initial == {"scope": "selected", "ids": str(world.plain.pk)}
+
+
 VIEWS = [
     View(
         "import page",
@@ -95,12 +200,14 @@ VIEWS = [
         "post",
         lambda w: reverse("admin:customers_customer_import"),
         data=_upload,
+        effect=_import_previewed,
     ),
     View(
         "import template",
         "import_customer",
         "get",
         lambda w: reverse("admin:customers_customer_sample"),
+        effect=_sample_served,
     ),
     View(
         "export page",
@@ -114,6 +221,7 @@ VIEWS = [
         "post",
         lambda w: reverse("admin:customers_customer_export"),
         data=lambda w: {"scope": "all", "columns": ["Email"], "delimiter": ","},
+        effect=_exported,
     ),
     View(
         "possible duplicates page",
@@ -126,6 +234,7 @@ VIEWS = [
         "merge_customer",
         "get",
         lambda w: reverse("admin:customers_customer_merge") + f"?ids={w.other.pk},{w.twin.pk}",
+        effect=_merge_page_shown,
     ),
     View(
         "unmerge page",
@@ -138,6 +247,10 @@ VIEWS = [
         "merge_customer",
         "post",
         lambda w: reverse("admin:customers_customer_unmerge", args=[w.survivor.pk, w.merge.pk]),
+        data=lambda w: {"version": _fresh(w.survivor).version},
+        served=302,
+        effect=_unmerged,
+        writes=True,
     ),
     View(
         "request erasure page",
@@ -146,7 +259,15 @@ VIEWS = [
         _erasure("request", "plain"),
         button_on=lambda w: w.plain,
     ),
-    View("request erasure", "request_erasure_customer", "post", _erasure("request", "plain")),
+    View(
+        "request erasure",
+        "request_erasure_customer",
+        "post",
+        _erasure("request", "plain"),
+        served=302,
+        effect=_erasure_requested,
+        writes=True,
+    ),
     View(
         "cancel erasure page",
         "request_erasure_customer",
@@ -154,13 +275,23 @@ VIEWS = [
         _erasure("cancel", "pending"),
         button_on=lambda w: w.pending,
     ),
-    View("cancel erasure", "request_erasure_customer", "post", _erasure("cancel", "pending")),
+    View(
+        "cancel erasure",
+        "request_erasure_customer",
+        "post",
+        _erasure("cancel", "pending"),
+        served=302,
+        effect=_erasure_cancelled,
+        writes=True,
+    ),
     View(
         "personal-data export",
         "export_personal_data_customer",
         "get",
         lambda w: reverse("admin:customers_customer_personal_data", args=[w.plain.pk]),
         button_on=lambda w: w.plain,
+        effect=_personal_data,
+        writes=True,  # the export itself is audited
     ),
     View(
         "delete page",
@@ -175,27 +306,78 @@ VIEWS = [
         "post",
         lambda w: reverse("admin:customers_customer_delete", args=[w.other.pk]),
         data=lambda w: {"post": "yes"},
+        served=302,
+        effect=_deleted,
+        writes=True,
     ),
 ]
 
 ACTIONS = [
-    Action("request_erasure", "request_erasure_customer", lambda w: [w.plain]),
-    Action("cancel_erasure", "request_erasure_customer", lambda w: [w.pending]),
-    Action("add_tags", "tag_customer", lambda w: [w.plain], {"tags": "Newcomer"}),
-    Action("remove_tags", "tag_customer", lambda w: [w.plain], {"tags": "VIP"}),
-    Action("assign_group", "group_customer", lambda w: [w.plain], {"group": "GROUP"}),
-    Action("remove_group", "group_customer", lambda w: [w.grouped]),
-    Action("archive", "archive_customer", lambda w: [w.plain]),
-    Action("unarchive", "archive_customer", lambda w: [w.archived]),
+    Action(
+        "request_erasure",
+        "request_erasure_customer",
+        lambda w: [w.plain],
+        effect=_erasure_requested,
+    ),
+    Action(
+        "cancel_erasure",
+        "request_erasure_customer",
+        lambda w: [w.pending],
+        effect=_erasure_cancelled,
+    ),
+    Action(
+        "add_tags",
+        "tag_customer",
+        lambda w: [w.plain],
+        {"tags": "Newcomer"},
+        effect=_tags_are("VIP", "Newcomer"),
+    ),
+    Action("remove_tags", "tag_customer", lambda w: [w.plain], {"tags": "VIP"}, effect=_tags_are()),
+    Action(
+        "assign_group",
+        "group_customer",
+        lambda w: [w.plain],
+        {"group": "GROUP"},
+        effect=lambda w, r: assert_equal(_fresh(w.plain).group_id, w.group.pk),
+    ),
+    Action(
+        "remove_group",
+        "group_customer",
+        lambda w: [w.grouped],
+        effect=lambda w, r: assert_equal(_fresh(w.grouped).group_id, None),
+    ),
+    Action(
+        "archive",
+        "archive_customer",
+        lambda w: [w.plain],
+        effect=lambda w, r: assert_equal(_fresh(w.plain).status, "archived"),
+    ),
+    Action(
+        "unarchive",
+        "archive_customer",
+        lambda w: [w.archived],
+        effect=lambda w, r: assert_equal(_fresh(w.archived).status, "active"),
+    ),
     Action(
         "send_email",
         "email_customer",
         lambda w: [w.plain],
         {"subject": "Hello {first_name}", "body": "Dear {first_name},"},
+        effect=_emailed,
     ),
-    Action("delete_customers", "delete_customer", lambda w: [w.other]),
-    Action("merge_selected", "merge_customer", lambda w: [w.other, w.twin], _merge_form),
-    Action("export_selected", "export_customer", lambda w: [w.plain], writes=False),
+    Action("delete_customers", "delete_customer", lambda w: [w.other], effect=_deleted),
+    Action(
+        "merge_selected",
+        "merge_customer",
+        lambda w: [w.other, w.twin],
+        _merge_form,
+        effect=_merged,
+        touches=lambda w: [w.other],
+        location=lambda w: reverse("admin:customers_customer_change", args=[w.other.pk]),
+    ),
+    Action(
+        "export_selected", "export_customer", lambda w: [w.plain], writes=False, effect=_export_page
+    ),
 ]
 
 
@@ -224,6 +406,7 @@ def world(make_customer, make_address, make_order):
         grouped=grouped,
         archived=archived,
         survivor=survivor,
+        absorbed=absorbed,
         merge=CustomerMerge.objects.get(survivor=survivor),
     )
 
@@ -322,9 +505,12 @@ def test_view_sends_anonymous_users_to_login(client, world, view):
 @pytest.mark.parametrize("view", VIEWS, ids=lambda v: v.name)
 def test_view_serves_staff_with_its_permission(client, world, make_staff, view):
     client.force_login(make_staff("view_customer", view.permission))
+    before = stored_state()
     response = _request(client, view, world)
-    assert response.status_code in (200, 302)
-    assert not response.get("Location", "").startswith(LOGIN_URL)
+    assert response.status_code == view.served
+    view.effect(world, response)
+    if not view.writes:
+        assert stored_state() == before
     if view.button_on:
         page = client.get(
             reverse("admin:customers_customer_change", args=[view.button_on(world).pk])
@@ -361,9 +547,11 @@ def test_action_is_not_offered_and_cannot_be_forged_without_its_permission(
     before = stored_state()
     for confirmed in (False, True):
         response = _post_action(client, action, world, confirmed=confirmed)
-        assert response.status_code in (200, 302, 403)
-        assert response["Content-Type"].startswith("text/html")  # no CSV, no download
-        assert 'name="post" value="yes"' not in response.content.decode()  # no confirmation
+        # Django's change list does not know the action: back to the list, which says so.
+        assert response.status_code == 302
+        assert response["Location"] == LIST_URL + "?status=all"
+        shown = client.get(response["Location"])
+        assert [str(m) for m in shown.context["messages"]] == ["No action selected."]
     assert stored_state() == before
 
 
@@ -377,13 +565,27 @@ def test_action_sends_anonymous_users_to_login(client, world, action):
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.name)
-def test_action_is_offered_and_works_with_its_permission(client, world, make_staff, action):
+def test_action_is_offered_and_works_with_its_permission(
+    client, world, make_staff, action, django_capture_on_commit_callbacks
+):
     client.force_login(make_staff("view_customer", action.permission))
     assert action.name in _offered(client)
     before = stored_state()
-    assert _post_action(client, action, world, confirmed=False).status_code == 200
+    page = _post_action(client, action, world, confirmed=False)
+    assert page.status_code == 200
     assert stored_state() == before  # the first step only asks for confirmation
     if not action.writes:
+        action.effect(world, page)
         return
-    assert _post_action(client, action, world, confirmed=True).status_code == 302
-    assert stored_state() != before
+    untouched = _customers_except([*action.selected(world), *action.touches(world)])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post_action(client, action, world, confirmed=True)
+    assert response.status_code == 302
+    assert response["Location"] == action.location(world)
+    action.effect(world, response)
+    # Nobody else changed.
+    assert _customers_except([*action.selected(world), *action.touches(world)]) == untouched
+
+
+def _customers_except(customers) -> list[dict]:
+    return list(Customer.objects.exclude(pk__in=[c.pk for c in customers]).order_by("pk").values())

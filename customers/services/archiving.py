@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from customers.models import EventKind, Status
-from customers.services.audit import Actor, events_record_same
-from customers.services.bulk import (
+from customers.audit.events import Actor, customers_status_changed_events
+from customers.db.bulk import (
     Selection,
     customers_with_ids,
     id_batches,
-    selection_lock,
     versions_bump,
 )
+from customers.db.locks import selection_lock
+from customers.models import EventKind, Status
 
 
 @dataclass
@@ -36,7 +36,7 @@ def _customers_move_status(
     for batch in id_batches(ids):
         changed.extend(customers_with_ids(batch).filter(status=old).values_list("pk", flat=True))
     versions_bump(changed, status=new)
-    events_record_same(actor=actor, kind=kind, customer_ids=changed, data={"status": [old, new]})
+    customers_status_changed_events(actor=actor, kind=kind, customer_ids=changed, old=old, new=new)
     return StatusChangeResult(selected=len(ids), changed=len(changed))
 
 

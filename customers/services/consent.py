@@ -26,14 +26,3 @@ def consent_apply(
     setattr(customer, f"{field}_updated_at", when or timezone.now())
     setattr(customer, f"{field}_source", source)
     return (old, state) if old != state else None
-
-
-def consent_event_data(*, channel: str, old: str, new: str, source: str) -> dict:
-    """Return the data of a CONSENT_CHANGED event: the consent history is read from these.
-
-    Every path that changes consent (change form, import, merge, channel sync) writes one such
-    event per channel that changed, so the history and the personal-data export are complete.
-    """
-    if channel not in CHANNELS:
-        raise ValueError(channel)
-    return {"channel": channel, "old": old, "new": new, "source": source}

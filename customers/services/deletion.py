@@ -10,25 +10,24 @@ from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from customers.audit.events import Actor, customers_deleted_events
+from customers.db.bulk import (
+    IdIn,
+    Selection,
+    customers_with_ids,
+    id_batches,
+    selection_queryset,
+)
+from customers.db.locks import selection_lock
 from customers.models import (
     Address,
     Customer,
     CustomerEvent,
     CustomerMerge,
-    EventKind,
     Note,
     Order,
     Status,
     TaggedCustomer,
-)
-from customers.services.audit import Actor, events_record_bulk
-from customers.services.bulk import (
-    IdIn,
-    Selection,
-    customers_with_ids,
-    id_batches,
-    selection_lock,
-    selection_queryset,
 )
 
 
@@ -160,13 +159,7 @@ def customers_delete(*, actor: Actor, customers: Selection) -> DeletionResult:
         rows.extend(_annotated(customers_with_ids(batch)))
     plan = _plan(rows, selected=len(ids))
     labels = {row["pk"]: _label(row) for row in rows}
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.DELETED,
-        customer_ids=plan.deletable,
-        data_by_customer={pk: {"customer": labels[pk]} for pk in plan.deletable},
-        keep_link=False,
-    )
+    customers_deleted_events(actor=actor, labels={pk: labels[pk] for pk in plan.deletable})
     deleted = 0
     for batch in id_batches(plan.deletable):
         deleted += _delete_batch(batch)

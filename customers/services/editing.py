@@ -12,8 +12,15 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from customers.audit.events import (
+    Actor,
+    consent_changed_event,
+    customer_created_event,
+    customer_updated_event,
+    note_added_event,
+)
+from customers.db.locks import customer_lock
 from customers.models import (
-    ADDRESS_DATA_FIELDS,
     Address,
     ConsentSource,
     Customer,
@@ -22,22 +29,17 @@ from customers.models import (
     Note,
     Status,
 )
-from customers.services.audit import Actor, event_record
-from customers.services.consent import CHANNELS, consent_apply, consent_event_data
+from customers.personal_data import (
+    ADDRESS_PERSONAL_FIELDS,
+    CUSTOMER_AUDITED_BOOKKEEPING,
+    CUSTOMER_IDENTITY_FIELDS,
+)
+from customers.services.consent import CHANNELS, consent_apply
 
 # Fields whose change the audit trail records; consent has its own event.
 AUDITED_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "company",
-    "username",
-    "tax_exempt",
-    "group",
-    "source",
-    "status",
+    *CUSTOMER_IDENTITY_FIELDS,
+    *CUSTOMER_AUDITED_BOOKKEEPING,
     "has_active_subscription",
 )
 # Fields other services own (merge, erasure, archive): the change form never writes them, even
@@ -49,7 +51,7 @@ SERVICE_OWNED_FIELDS = (
     "erasure_requested_by_id",
     "created_at",
 )
-AUDITED_ADDRESS_FIELDS = ("is_default", *ADDRESS_DATA_FIELDS)
+AUDITED_ADDRESS_FIELDS = ("is_default", *ADDRESS_PERSONAL_FIELDS)
 
 STALE_EDIT = _(
     "%(who)s saved this customer on %(when)s (%(what)s), after you opened it. Your changes "
@@ -123,7 +125,7 @@ def customer_check_version(*, customer_id: int, expected_version: int | None) ->
     Called inside the caller's transaction (the admin's change view is one), the lock holds
     until that save commits, so no other writer slips in between the check and the save.
     """
-    stored = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
+    stored = customer_lock(customer_id=customer_id)
     if expected_version is None:
         raise ValidationError(VERSION_MISSING, code="version_missing")
     if stored.version != expected_version:
@@ -196,6 +198,68 @@ def _apply_related(customer: Customer, related: RelatedEdits, actor: Actor) -> d
     return data
 
 
+def _consent_on_create(customer: Customer, now: datetime.datetime) -> list[dict]:
+    """Stamp a new customer's consent; return the changes from the defaults to record."""
+    recorded = []
+    for channel in CHANNELS:
+        state = getattr(customer, f"{channel}_consent")
+        consent_apply(
+            customer=customer, channel=channel, state=state, source=ConsentSource.ADMIN, when=now
+        )
+        default = Customer._meta.get_field(f"{channel}_consent").default
+        if state != default:
+            recorded.append(
+                {"channel": channel, "old": default, "new": state, "source": ConsentSource.ADMIN}
+            )
+    return recorded
+
+
+def _consent_on_update(customer: Customer, stored: Customer, now: datetime.datetime) -> list[dict]:
+    """Apply the form's consent states over the stored ones; return the changes to record."""
+    recorded = []
+    for channel in CHANNELS:
+        attr = f"{channel}_consent"
+        new_state = getattr(customer, attr)
+        # Restore the stored state so consent_apply sees the real transition.
+        for suffix in ("", "_updated_at", "_source"):
+            setattr(customer, attr + suffix, getattr(stored, attr + suffix))
+        if new_state != getattr(stored, attr):
+            consent_apply(
+                customer=customer,
+                channel=channel,
+                state=new_state,
+                source=ConsentSource.ADMIN,
+                when=now,
+            )
+            recorded.append(
+                {
+                    "channel": channel,
+                    "old": getattr(stored, attr),
+                    "new": new_state,
+                    "source": ConsentSource.ADMIN,
+                }
+            )
+    return recorded
+
+
+def _tags_set(customer: Customer, tags: list[str], before: set[str], created: bool) -> dict:
+    """Replace the customer's tag set; return the audit data (compared case-insensitively)."""
+    customer.tags.set(tags)
+    after = set(customer.tags.names())
+    lower_before = {t.lower() for t in before}
+    lower_after = {t.lower() for t in after}
+    added = sorted((t for t in after if t.lower() not in lower_before), key=str.lower)
+    removed = sorted((t for t in before if t.lower() not in lower_after), key=str.lower)
+    data: dict = {}
+    if added and not created:
+        data["tags_added"] = added
+    if removed:
+        data["tags_removed"] = removed
+    if created and added:
+        data["tags"] = added
+    return data
+
+
 @transaction.atomic
 def customer_save(
     *,
@@ -219,26 +283,8 @@ def customer_save(
     related = related or RelatedEdits()
     created = customer.pk is None
     changes: dict[str, list] = {}
-    consent_changes: list[dict] = []
     if created:
-        for channel in CHANNELS:
-            state = getattr(customer, f"{channel}_consent")
-            consent_apply(
-                customer=customer,
-                channel=channel,
-                state=state,
-                source=ConsentSource.ADMIN,
-                when=now,
-            )
-            if state != Customer._meta.get_field(f"{channel}_consent").default:
-                consent_changes.append(
-                    consent_event_data(
-                        channel=channel,
-                        old=Customer._meta.get_field(f"{channel}_consent").default,
-                        new=state,
-                        source=ConsentSource.ADMIN,
-                    )
-                )
+        consent_changes = _consent_on_create(customer, now)
         customer.save()
         before_tags: set[str] = set()
     else:
@@ -247,78 +293,29 @@ def customer_save(
                 customer_id=customer.pk, expected_version=expected_version
             )
         else:
-            stored = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+            stored = customer_lock(customer_id=customer.pk)
         if stored.status == Status.REDACTED:
             raise ValidationError(REDACTED_READ_ONLY, code="redacted")
         for name in SERVICE_OWNED_FIELDS:
             setattr(customer, name, getattr(stored, name))
         changes = _diff(stored, customer, AUDITED_FIELDS)
-        for channel in CHANNELS:
-            attr = f"{channel}_consent"
-            new_state = getattr(customer, attr)
-            # Restore the stored state so consent_apply sees the real transition.
-            for suffix in ("", "_updated_at", "_source"):
-                setattr(customer, attr + suffix, getattr(stored, attr + suffix))
-            if new_state != getattr(stored, attr):
-                consent_apply(
-                    customer=customer,
-                    channel=channel,
-                    state=new_state,
-                    source=ConsentSource.ADMIN,
-                    when=now,
-                )
-                consent_changes.append(
-                    consent_event_data(
-                        channel=channel,
-                        old=getattr(stored, attr),
-                        new=new_state,
-                        source=ConsentSource.ADMIN,
-                    )
-                )
+        consent_changes = _consent_on_update(customer, stored, now)
         before_tags = set(stored.tags.names())
         customer.version = stored.version
 
-    data: dict = {}
-    if tags is not None:
-        customer.tags.set(tags)
-        after_tags = set(customer.tags.names())
-        lower_before = {t.lower() for t in before_tags}
-        lower_after = {t.lower() for t in after_tags}
-        added = sorted((t for t in after_tags if t.lower() not in lower_before), key=str.lower)
-        removed = sorted((t for t in before_tags if t.lower() not in lower_after), key=str.lower)
-        if added and not created:
-            data["tags_added"] = added
-        if removed:
-            data["tags_removed"] = removed
-        if created and added:
-            data["tags"] = added
+    data = _tags_set(customer, tags, before_tags, created) if tags is not None else {}
     data.update(_apply_related(customer, related, actor))
 
     if created:
-        event_record(
-            actor=actor,
-            customer=customer,
-            kind=EventKind.CREATED,
-            data={"source": customer.source, **data},
-        )
+        customer_created_event(actor=actor, customer=customer, related=data)
     else:
         if changes or consent_changes or data:
             customer.version = stored.version + 1
         customer.save()
         if changes or data:
-            event_record(
-                actor=actor,
-                customer=customer,
-                kind=EventKind.UPDATED,
-                data={"changes": changes, **data} if changes else data,
-            )
+            customer_updated_event(actor=actor, customer=customer, changes=changes, related=data)
     for consent in consent_changes:
-        event_record(actor=actor, customer=customer, kind=EventKind.CONSENT_CHANGED, data=consent)
+        consent_changed_event(actor=actor, customer=customer, **consent)
     for note in related.notes_added:
-        event_record(
-            actor=actor,
-            customer=customer,
-            kind=EventKind.NOTE_ADDED,
-            data={"id": note.pk, "body": note.body},
-        )
+        note_added_event(actor=actor, customer=customer, note=note)
     return SaveResult(customer=customer, created=created, changes=changes)

@@ -13,15 +13,15 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Consent, EventKind, Status
-from customers.services.audit import Actor, events_record_same
-from customers.services.bulk import (
+from customers.audit.events import Actor, customers_emailed_events
+from customers.db.bulk import (
     Selection,
     customers_with_ids,
     id_batches,
-    selection_lock,
     selection_queryset,
 )
+from customers.db.locks import selection_lock
+from customers.models import Consent, Status
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +157,8 @@ def customers_email(
             line = " ".join(email_render(subject, values).split())  # no newline in a header
             outgoing.append((row["email"], line, email_render(body, values)))
             emailed.append(row["pk"])
-    events_record_same(
-        actor=actor,
-        kind=EventKind.EMAILED,
-        customer_ids=emailed,
-        data={"subject": subject, "marketing": marketing},
+    customers_emailed_events(
+        actor=actor, customer_ids=emailed, subject=subject, marketing=marketing
     )
     result = EmailResult(selected=len(ids), emailed=len(emailed), skipped=dict(skipped))
     transaction.on_commit(lambda: _send(outgoing, result))

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Address, Consent, Customer, Note, Status
+from customers.models import Address, Consent, Customer, Note
 
 CHUNK_SIZE = 2000
 DELIMITERS = (",", ";")
@@ -97,7 +97,7 @@ def cell_unescape(value: str) -> str:
 
 def customers_exportable() -> QuerySet[Customer]:
     """Every customer an export of "all" holds: merged and erased records are no customers."""
-    return Customer.objects.exclude(status__in=[Status.MERGED, Status.REDACTED])
+    return Customer.objects.exportable()
 
 
 def export_check(*, columns: Sequence[str], delimiter: str) -> None:

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from customers.models import EventKind
-from customers.services.audit import Actor, events_record_by_data
-from customers.services.bulk import (
+from customers.audit.events import Actor, customers_group_changed_events
+from customers.db.bulk import (
     Selection,
     customers_with_ids,
     id_batches,
-    selection_lock,
     versions_bump,
 )
+from customers.db.locks import selection_lock
 from groups.models import CustomerGroup
 from groups.services import group_get_or_create
 
@@ -76,5 +75,5 @@ def _customers_set_group(
         changes[pk] = payloads[old]
     changed = sorted(changes)
     versions_bump(changed, group_id=target)
-    events_record_by_data(actor=actor, kind=EventKind.GROUP_CHANGED, data_by_customer=changes)
+    customers_group_changed_events(actor=actor, moves_by_customer=changes)
     return GroupChangeResult(selected=len(ids), changed=len(changed), group=group)

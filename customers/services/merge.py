@@ -21,22 +21,30 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from customers.address_keys import squeeze
+from customers.audit.events import (
+    Actor,
+    actor_fields,
+    customer_merged_events,
+    customer_unmerged_events,
+)
+from customers.db.locks import customers_lock, locked
 from customers.models import (
-    ADDRESS_DATA_FIELDS,
     Address,
     Consent,
     ConsentSource,
     Customer,
     CustomerMerge,
-    EventKind,
     Note,
     Order,
     Status,
     TaggedCustomer,
 )
-from customers.services.audit import Actor, _actor_fields, events_record_bulk
+from customers.personal_data import (
+    ADDRESS_PERSONAL_FIELDS,
+    CUSTOMER_CONSENT_FIELDS,
+    CUSTOMER_IDENTITY_FIELDS,
+)
 from customers.services.consent import CHANNELS, consent_apply
-from customers.services.locks import customers_lock
 
 MERGE_NEEDS_TWO = _("Select at least two customers to merge.")
 MERGE_NOT_FOUND = _("A selected customer no longer exists. Reload the list and select again.")
@@ -48,6 +56,13 @@ MERGE_ALREADY_MERGED = _("%(customer)s is already merged into another customer."
 MERGE_REDACTED = _("%(customer)s has had their personal data erased and cannot be merged.")
 MERGE_ERASURE_PENDING = _(
     "%(customer)s has a pending erasure request and cannot be merged until it is handled."
+)
+# Staff check the records side by side: beyond this many that is unreadable (and slow to build),
+# and such a group is rarely one person (a warehouse, a parcel forwarder).
+MERGE_MAX = 100
+MERGE_TOO_MANY = _(
+    "%(count)s customers are selected: merge at most %(max)s at a time, so that each record "
+    "can be checked side by side."
 )
 MERGE_BAD_CHOICE = _("The value of %(field)s must come from one of the selected customers.")
 
@@ -76,28 +91,9 @@ UNMERGE_STALE = _(
 )
 
 # The fields staff choose value by value; every other field follows a rule (see customers_merge).
-MERGE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "company",
-    "username",
-    "tax_exempt",
-)
+MERGE_FIELDS = (*CUSTOMER_IDENTITY_FIELDS, "tax_exempt")
 # What a merge may change on the survivor, hence what an undo may restore.
-SNAPSHOT_FIELDS = (
-    *MERGE_FIELDS,
-    "group_id",
-    "has_active_subscription",
-    "email_consent",
-    "email_consent_updated_at",
-    "email_consent_source",
-    "sms_consent",
-    "sms_consent_updated_at",
-    "sms_consent_source",
-)
+SNAPSHOT_FIELDS = (*MERGE_FIELDS, "group_id", "has_active_subscription", *CUSTOMER_CONSENT_FIELDS)
 DATE_FIELDS = {"date_of_birth"}
 DATETIME_FIELDS = {"email_consent_updated_at", "sms_consent_updated_at"}
 # Most restrictive first: a merge never upgrades consent.
@@ -275,7 +271,7 @@ def _plan_addresses(plan: MergePlan) -> None:
             "pk",
             "customer_id",
             "is_default",
-            *ADDRESS_DATA_FIELDS,
+            *ADDRESS_PERSONAL_FIELDS,
             "match_key",
         ),
         key=lambda row: (order[row["customer_id"]], row["pk"]),
@@ -365,54 +361,26 @@ class MergeResult:
     tags_added: list[str]
 
 
-@transaction.atomic
-def customers_merge(
-    *,
-    actor: Actor,
-    survivor_id: int,
-    absorbed_ids: Sequence[int],
-    field_choices: dict[str, int] | None = None,
-    expected_versions: dict[int, int] | None = None,
-) -> MergeResult:
-    """Merge the absorbed customers into the survivor in one transaction, rows locked.
-
-    ``field_choices`` maps a field of ``MERGE_FIELDS`` to the id of the customer whose value to
-    keep (default: the survivor's, or the first non-empty). ``expected_versions`` (id ->
-    version shown to staff) refuses the merge if any record changed since. Costs a fixed
-    number of queries whatever the number of orders, notes, addresses and tags.
-    """
-    absorbed_ids = [pk for pk in dict.fromkeys(absorbed_ids) if pk != survivor_id]
-    if not absorbed_ids:
-        raise ValidationError(MERGE_NEEDS_TWO, code="merge_needs_two")
-    ids = [survivor_id, *absorbed_ids]
-    customers_lock(ids=ids)
-    by_id = Customer.objects.with_order_counts().in_bulk(ids)
-    if len(by_id) != len(ids):
-        raise ValidationError(MERGE_NOT_FOUND, code="merge_not_found")
-    refusals = merge_refusals([by_id[pk] for pk in ids], expected_versions)
-    if refusals:
-        raise ValidationError(refusals)
-    survivor = by_id[survivor_id]
-    absorbed = [by_id[pk] for pk in absorbed_ids]
-    plan = merge_plan(survivor=survivor, absorbed=absorbed, field_choices=field_choices)
-    now = timezone.now()
-    changes = plan.changed_fields
-    before = _snapshot(survivor)
-
+def _merge_move(*, plan: MergePlan, absorbed_ids: list[int], now: datetime.datetime) -> None:
+    """Mark the absorbed records merged and move their orders, notes, addresses and tag links."""
+    survivor_id = plan.survivor.pk
     # The absorbed records leave the email constraint first, so the survivor may take an email.
     Customer.objects.filter(pk__in=absorbed_ids).update(
-        status=Status.MERGED, merged_into_id=survivor.pk, version=F("version") + 1, updated_at=now
+        status=Status.MERGED, merged_into_id=survivor_id, version=F("version") + 1, updated_at=now
     )
-    Order.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor.pk)
-    Note.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor.pk)
+    Order.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor_id)
+    Note.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor_id)
     cleared = [pk for pks in plan.defaults_cleared.values() for pk in pks]
     Address.objects.filter(pk__in=cleared).update(is_default=False)
     moved_addresses = [pk for pks in plan.addresses.values() for pk in pks]
-    Address.objects.filter(pk__in=moved_addresses).update(customer_id=survivor.pk)
+    Address.objects.filter(pk__in=moved_addresses).update(customer_id=survivor_id)
     moved_links = [pk for pks in plan.tag_links.values() for pk in pks]
-    TaggedCustomer.objects.filter(pk__in=moved_links).update(content_object_id=survivor.pk)
+    TaggedCustomer.objects.filter(pk__in=moved_links).update(content_object_id=survivor_id)
     TaggedCustomer.objects.filter(content_object_id__in=absorbed_ids).delete()
 
+
+def _merge_survivor_update(*, survivor: Customer, plan: MergePlan, now: datetime.datetime) -> dict:
+    """Write the chosen values and the merged consent on the survivor; return its new snapshot."""
     for name, value in plan.values.items():
         setattr(survivor, name, value)
     survivor.group_id = plan.group_id
@@ -433,6 +401,49 @@ def customers_merge(
         updated_at=now,
     )
     survivor.refresh_from_db()
+    return after
+
+
+@transaction.atomic
+def customers_merge(
+    *,
+    actor: Actor,
+    survivor_id: int,
+    absorbed_ids: Sequence[int],
+    field_choices: dict[str, int] | None = None,
+    expected_versions: dict[int, int] | None = None,
+) -> MergeResult:
+    """Merge the absorbed customers into the survivor in one transaction, rows locked.
+
+    ``field_choices`` maps a field of ``MERGE_FIELDS`` to the id of the customer whose value to
+    keep (default: the survivor's, or the first non-empty). ``expected_versions`` (id ->
+    version shown to staff) refuses the merge if any record changed since. Costs a fixed
+    number of queries whatever the number of orders, notes, addresses and tags.
+    """
+    absorbed_ids = [pk for pk in dict.fromkeys(absorbed_ids) if pk != survivor_id]
+    if not absorbed_ids:
+        raise ValidationError(MERGE_NEEDS_TWO, code="merge_needs_two")
+    ids = [survivor_id, *absorbed_ids]
+    if len(ids) > MERGE_MAX:
+        raise ValidationError(
+            MERGE_TOO_MANY, code="merge_too_many", params={"count": len(ids), "max": MERGE_MAX}
+        )
+    customers_lock(ids=ids)
+    by_id = Customer.objects.with_order_counts().in_bulk(ids)
+    if len(by_id) != len(ids):
+        raise ValidationError(MERGE_NOT_FOUND, code="merge_not_found")
+    refusals = merge_refusals([by_id[pk] for pk in ids], expected_versions)
+    if refusals:
+        raise ValidationError(refusals)
+    survivor = by_id[survivor_id]
+    absorbed = [by_id[pk] for pk in absorbed_ids]
+    plan = merge_plan(survivor=survivor, absorbed=absorbed, field_choices=field_choices)
+    now = timezone.now()
+    changes = plan.changed_fields
+    before = _snapshot(survivor)
+
+    _merge_move(plan=plan, absorbed_ids=absorbed_ids, now=now)
+    after = _merge_survivor_update(survivor=survivor, plan=plan, now=now)
 
     merge = CustomerMerge.objects.create(
         survivor=survivor,
@@ -442,29 +453,16 @@ def customers_merge(
         survivor_after=after,
         absorbed_before={str(c.pk): {"status": c.status} for c in absorbed},
         moved={str(pk): plan.moved_for(pk) for pk in absorbed_ids},
-        **_actor_fields(actor),
+        **actor_fields(actor),
     )
     summaries = {pk: plan.summary_for(pk) for pk in absorbed_ids}
-    events_record_bulk(
+    customer_merged_events(
         actor=actor,
-        kind=EventKind.MERGED,
-        customer_ids=[survivor.pk],
-        data={
-            "merge": merge.pk,
-            "absorbed": absorbed_ids,
-            "moved": {str(pk): summary for pk, summary in summaries.items()},
-            "tags_added": plan.tag_names_added,
-            "changes": changes,
-        },
-    )
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.ABSORBED,
-        customer_ids=absorbed_ids,
-        data_by_customer={
-            pk: {"merge": merge.pk, "merged_into": survivor.pk, "moved": summaries[pk]}
-            for pk in absorbed_ids
-        },
+        merge_id=merge.pk,
+        survivor_id=survivor.pk,
+        summaries=summaries,
+        tags_added=plan.tag_names_added,
+        changes=changes,
     )
     return MergeResult(
         merge=merge,
@@ -594,7 +592,7 @@ def customer_unmerge(
     merge = CustomerMerge.objects.get(pk=merge_id)
     ids = [merge.survivor_id, *merge.absorbed_ids]
     customers_lock(ids=ids)
-    merge = CustomerMerge.objects.select_for_update().get(pk=merge_id)
+    merge = locked(CustomerMerge.objects.filter(pk=merge_id)).get()
     survivor = Customer.objects.get(pk=merge.survivor_id)
     if expected_version is not None and survivor.version != expected_version:
         raise ValidationError(UNMERGE_STALE, code="unmerge_stale")
@@ -669,29 +667,18 @@ def _unmerge_apply(*, actor: Actor, merge: CustomerMerge, survivor: Customer) ->
         for key in ("orders", "notes", "addresses", "tag_links")
     }
     merge.undone_at = now
-    actor_fields = _actor_fields(actor)
-    merge.undone_by = actor_fields["actor"]
-    merge.undone_by_label = actor_fields["actor_label"]
+    undone_by = actor_fields(actor)
+    merge.undone_by = undone_by["actor"]
+    merge.undone_by_label = undone_by["actor_label"]
     merge.save(update_fields=["undone_at", "undone_by", "undone_by_label"])
-    events_record_bulk(
+    customer_unmerged_events(
         actor=actor,
-        kind=EventKind.UNMERGED,
-        customer_ids=[survivor.pk],
-        data={
-            "merge": merge.pk,
-            "restored": merge.absorbed_ids,
-            "moved_back": counts,
-            "fields_restored": sorted(restored_values),
-        },
-    )
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.UNMERGED,
-        customer_ids=merge.absorbed_ids,
-        data_by_customer={
-            pk: {"merge": merge.pk, "split_from": survivor.pk, "moved_back": summaries.get(pk, {})}
-            for pk in merge.absorbed_ids
-        },
+        merge_id=merge.pk,
+        survivor_id=survivor.pk,
+        absorbed_ids=merge.absorbed_ids,
+        summaries=summaries,
+        counts=counts,
+        fields_restored=sorted(restored_values),
     )
     survivor.refresh_from_db()
     return UnmergeResult(

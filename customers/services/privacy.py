@@ -19,24 +19,33 @@ from django.db import transaction
 from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
-from customers.history import consent_history
+from customers.audit.events import (
+    Actor,
+    customers_erasure_cancelled_events,
+    customers_erasure_requested_events,
+    customers_redacted_events,
+    personal_data_exported_event,
+)
+from customers.db.locks import customer_lock, customers_lock, locked
 from customers.models import (
-    ADDRESS_DATA_FIELDS,
     Address,
-    Channel,
-    Consent,
-    ConsentSource,
     Customer,
     CustomerEvent,
-    EventKind,
     Note,
     Order,
     Status,
     TaggedCustomer,
 )
-from customers.services.audit import Actor, event_record, events_record_bulk
-from customers.services.locks import customers_lock
+from customers.personal_data import (
+    ADDRESS_DERIVED_FIELDS,
+    SAFE_PAYLOAD_STRINGS,
+    classified_fields,
+    customer_blank_values,
+    order_snapshot_scrub,
+)
+from customers.selectors.audit import consent_history
 
 ERASURE_NOT_POSSIBLE = _(
     "%(customer)s cannot be erased: it has been merged into another customer or already erased."
@@ -45,58 +54,33 @@ ERASURE_ALREADY_REQUESTED = _("Erasure of %(customer)s was already requested.")
 ERASURE_NOT_REQUESTED = _("%(customer)s has no pending erasure request.")
 
 COMMAND_ACTOR = "process_erasure_requests"
+# What a pending erasure request prevents, in words: deletion (DeleteBlock.ERASURE), merge
+# (merge_refusals) and email (EmailSkip.ERASURE) each refuse such a customer; the test
+# tests/customers/test_privacy.py::test_a_pending_erasure_blocks_what_the_banner_says keeps
+# this list and those three rules in step.
+ERASURE_BLOCKS = (
+    pgettext_lazy("blocked by a pending erasure", "deleted"),
+    pgettext_lazy("blocked by a pending erasure", "merged"),
+    pgettext_lazy("blocked by a pending erasure", "emailed"),
+)
 BATCH_SIZE = 100
 LOOKUP_CHUNK = 1000
 EVENT_BATCH_SIZE = 2000
 REDACTED = "[redacted]"
 EXPORT_FORMAT = "backoffice-personal-data/1"
 
-# What erasure blanks on the customer row; the rest (status, group, tax exemption, source
-# channel, dates, version) is the shop's own bookkeeping, not the person's data.
+# What erasure writes on the customer row: its personal fields blanked, the request closed; the
+# rest (group, tax exemption, source channel, dates, version) is the shop's own bookkeeping.
 REDACTED_VALUES = {
-    "first_name": "",
-    "last_name": "",
-    "email": "",
-    "phone": "",
-    "date_of_birth": None,
-    "company": "",
-    "username": "",
-    "email_consent": Consent.NOT_SUBSCRIBED,
-    "email_consent_updated_at": None,
-    "email_consent_source": "",
-    "sms_consent": Consent.NOT_SUBSCRIBED,
-    "sms_consent_updated_at": None,
-    "sms_consent_source": "",
+    **customer_blank_values(),
     "erasure_requested_at": None,
     "erasure_requested_by": None,
     "merged_into": None,
     "status": Status.REDACTED,
 }
-# Of an order's shipping-address snapshot only the country stays: tax reports need where goods
-# went, and a country alone identifies no one.
-SNAPSHOT_KEPT_KEYS = ("country_code",)
-# Strings in audit data that are codes of ours, not personal data: kept when scrubbing.
-SAFE_AUDIT_STRINGS = frozenset(
-    {
-        *Consent.values,
-        *ConsentSource.values,
-        *Channel.values,
-        *Status.values,
-        *EventKind.values,
-        "email",
-        "sms",
-    }
-)
 
 
 # --- reads -------------------------------------------------------------------------------
-
-
-def erasure_pending() -> QuerySet[Customer]:
-    """Customers with an erasure request not yet carried out."""
-    return Customer.objects.filter(erasure_requested_at__isnull=False).exclude(
-        status__in=[Status.MERGED, Status.REDACTED]
-    )
 
 
 def last_order_dates(customer_ids: Iterable[int]) -> dict[int, datetime.datetime]:
@@ -156,11 +140,7 @@ def _user_or_none(actor: Actor):
 def customers_request_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> RequestResult:
     """Record an erasure request on the given customers; skip merged, erased or pending ones."""
     wanted = queryset.count()
-    ids = customers_lock(
-        queryset=queryset.filter(erasure_requested_at__isnull=True).exclude(
-            status__in=[Status.MERGED, Status.REDACTED]
-        )
-    )
+    ids = customers_lock(queryset=queryset.erasure_requestable())
     now = timezone.now()
     Customer.objects.filter(pk__in=ids).update(
         erasure_requested_at=now,
@@ -168,11 +148,8 @@ def customers_request_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> 
         version=F("version") + 1,
         updated_at=now,
     )
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.ERASURE_REQUESTED,
-        customer_ids=ids,
-        data={"hold_days": settings.BACKOFFICE_ERASURE_HOLD_DAYS},
+    customers_erasure_requested_events(
+        actor=actor, customer_ids=ids, hold_days=settings.BACKOFFICE_ERASURE_HOLD_DAYS
     )
     return RequestResult(changed=len(ids), skipped=wanted - len(ids))
 
@@ -181,23 +158,21 @@ def customers_request_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> 
 def customers_cancel_erasure(*, actor: Actor, queryset: QuerySet[Customer]) -> RequestResult:
     """Withdraw the pending erasure requests of the given customers."""
     wanted = queryset.count()
-    ids = customers_lock(
-        queryset=queryset.filter(erasure_requested_at__isnull=False).exclude(status=Status.REDACTED)
-    )
+    ids = customers_lock(queryset=queryset.erasure_pending())
     Customer.objects.filter(pk__in=ids).update(
         erasure_requested_at=None,
         erasure_requested_by=None,
         version=F("version") + 1,
         updated_at=timezone.now(),
     )
-    events_record_bulk(actor=actor, kind=EventKind.ERASURE_CANCELLED, customer_ids=ids)
+    customers_erasure_cancelled_events(actor=actor, customer_ids=ids)
     return RequestResult(changed=len(ids), skipped=wanted - len(ids))
 
 
 @transaction.atomic
 def customer_request_erasure(*, actor: Actor, customer_id: int) -> None:
     """Record an erasure request on one customer; refuse with a reason if it cannot be."""
-    customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
+    customer = customer_lock(customer_id=customer_id)
     if customer.status in (Status.MERGED, Status.REDACTED):
         raise ValidationError(
             ERASURE_NOT_POSSIBLE, code="erasure_not_possible", params={"customer": customer}
@@ -214,8 +189,8 @@ def customer_request_erasure(*, actor: Actor, customer_id: int) -> None:
 @transaction.atomic
 def customer_cancel_erasure(*, actor: Actor, customer_id: int) -> None:
     """Withdraw one customer's pending erasure request; refuse if there is none."""
-    customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer_id)
-    if customer.erasure_requested_at is None or customer.status == Status.REDACTED:
+    customer = customer_lock(customer_id=customer_id)
+    if not customer.erasure_is_pending:
         raise ValidationError(
             ERASURE_NOT_REQUESTED, code="erasure_not_requested", params={"customer": customer}
         )
@@ -243,7 +218,7 @@ def scrub_audit_data(value):
         return [scrub_audit_data(item) for item in value]
     if value is None or isinstance(value, bool | int | float):
         return value
-    if isinstance(value, str) and value in SAFE_AUDIT_STRINGS:
+    if isinstance(value, str) and value in SAFE_PAYLOAD_STRINGS:
         return value
     return REDACTED
 
@@ -268,8 +243,7 @@ def _redact_order_snapshots(ids: list[int]) -> None:
         .only("pk", "shipping_address")
     )
     for order in orders:
-        snapshot = order.shipping_address if isinstance(order.shipping_address, dict) else {}
-        order.shipping_address = {k: snapshot[k] for k in SNAPSHOT_KEPT_KEYS if snapshot.get(k)}
+        order.shipping_address = order_snapshot_scrub(order.shipping_address)
     Order.objects.bulk_update(orders, ["shipping_address"], batch_size=EVENT_BATCH_SIZE)
 
 
@@ -278,17 +252,15 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
     """Erase the customers of ``ids`` that are still due, in one transaction; return them."""
     # Rows another run holds are skipped (it is erasing them); the conditions are re-read
     # under the lock, so a request cancelled or an order placed meanwhile is respected.
-    locked = list(
-        erasure_pending()
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .select_for_update(skip_locked=True, of=("self",))
-        .values_list("pk", "erasure_requested_at", "erasure_requested_by__username")
+    held = list(
+        locked(Customer.objects.erasure_pending().filter(pk__in=ids), skip_locked=True).values_list(
+            "pk", "erasure_requested_at", "erasure_requested_by__username"
+        )
     )
-    latest = last_order_dates(row[0] for row in locked)
+    latest = last_order_dates(row[0] for row in held)
     rows = [
         (pk, requested_at, requested_by)
-        for pk, requested_at, requested_by in locked
+        for pk, requested_at, requested_by in held
         if erasure_due_date(requested_at=requested_at, last_order=latest.get(pk)) <= now
     ]
     erased = [row[0] for row in rows]
@@ -296,10 +268,9 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
         return []
     # The records merged into them are the same person's: they go too.
     absorbed = dict(
-        Customer.objects.filter(merged_into_id__in=erased)
-        .order_by("pk")
-        .select_for_update(of=("self",))
-        .values_list("pk", "merged_into_id")
+        locked(Customer.objects.filter(merged_into_id__in=erased)).values_list(
+            "pk", "merged_into_id"
+        )
     )
     family = erased + list(absorbed)
 
@@ -321,18 +292,15 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
         for pk, requested_at, requested_by in rows
     }
     data_by_customer.update({pk: {"merged_into": target} for pk, target in absorbed.items()})
-    events_record_bulk(
-        actor=actor,
-        kind=EventKind.REDACTED,
-        customer_ids=family,
-        data_by_customer=data_by_customer,
+    customers_redacted_events(
+        actor=actor, data_by_customer={pk: data_by_customer[pk] for pk in family}
     )
     return erased
 
 
 def customers_process_erasure(
     *,
-    actor: Actor = COMMAND_ACTOR,
+    actor: Actor,
     now: datetime.datetime | None = None,
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
@@ -344,7 +312,9 @@ def customers_process_erasure(
     """
     now = now or timezone.now()
     run = ErasureRun(dry_run=dry_run)
-    pending = list(erasure_pending().order_by("pk").values_list("pk", "erasure_requested_at"))
+    pending = list(
+        Customer.objects.erasure_pending().order_by("pk").values_list("pk", "erasure_requested_at")
+    )
     latest = last_order_dates(pk for pk, _requested in pending)
     for pk, requested_at in pending:
         due = erasure_due_date(requested_at=requested_at, last_order=latest.get(pk))
@@ -361,49 +331,18 @@ def customers_process_erasure(
 
 # --- personal-data export ----------------------------------------------------------------
 
-# Every field of each model is listed here, by name: the export test compares these lists with
-# the models, so a field added later cannot be silently left out of a subject-access answer.
-CUSTOMER_EXPORT_FIELDS = (
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "company",
-    "username",
-    "email_consent",
-    "email_consent_updated_at",
-    "email_consent_source",
-    "sms_consent",
-    "sms_consent_updated_at",
-    "sms_consent_source",
-    "tax_exempt",
-    "group",
-    "tags",
-    "source",
-    "status",
-    "merged_into",
-    "has_active_subscription",
-    "erasure_requested_at",
-    "erasure_requested_by",
-    "created_at",
-    "updated_at",
-    "version",
+# Every field of each model, from the one classification (whose test compares it with the
+# models): a field added later cannot be silently left out of a subject-access answer. The
+# derived address key and the links back to the customer add nothing to the answer.
+CUSTOMER_EXPORT_FIELDS = classified_fields(Customer)
+ADDRESS_EXPORT_FIELDS = tuple(
+    name for name in classified_fields(Address) if name not in (*ADDRESS_DERIVED_FIELDS, "customer")
 )
-ADDRESS_EXPORT_FIELDS = ("id", "is_default", *ADDRESS_DATA_FIELDS, "created_at")
-NOTE_EXPORT_FIELDS = ("id", "body", "author", "created_at")
-ORDER_EXPORT_FIELDS = (
-    "id",
-    "number",
-    "placed_at",
-    "total",
-    "currency",
-    "source",
-    "shipping_address",
-    "tags",
+NOTE_EXPORT_FIELDS = tuple(name for name in classified_fields(Note) if name != "customer")
+ORDER_EXPORT_FIELDS = tuple(name for name in classified_fields(Order) if name != "customer")
+EVENT_EXPORT_FIELDS = tuple(
+    name for name in classified_fields(CustomerEvent) if name not in ("customer", "customer_ref")
 )
-EVENT_EXPORT_FIELDS = ("id", "created_at", "kind", "actor", "actor_label", "data")
 
 
 def _json_value(value):
@@ -474,7 +413,7 @@ def customer_export_personal_data(*, actor: Actor, customer_id: int) -> dict:
     Records merged into this customer are the same person's and are included in full.
     """
     customer = Customer.objects.select_related("group", "erasure_requested_by").get(pk=customer_id)
-    event_record(actor=actor, customer=customer, kind=EventKind.PERSONAL_DATA_EXPORTED)
+    personal_data_exported_event(actor=actor, customer=customer)
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": timezone.now().isoformat(),

@@ -11,17 +11,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import EventKind, Tag, TaggedCustomer
-from customers.services.audit import Actor, events_record_by_data
-from customers.services.bulk import (
+from customers.audit.events import Actor, customers_tags_changed_events
+from customers.db.bulk import (
     IdIn,
     Selection,
     customers_with_ids,
     id_batches,
     insert_from_select,
-    selection_lock,
     versions_bump,
 )
+from customers.db.locks import selection_lock
+from customers.models import EventKind, Tag, TaggedCustomer
 
 TAG_NAMES_EMPTY = _("Give at least one tag.")
 TAG_NAME_TOO_LONG = _("A tag name has at most %(max)d characters: “%(name)s” is too long.")
@@ -61,30 +61,72 @@ def tag_names_clean(names: Iterable[str]) -> list[str]:
     return list(cleaned.values())
 
 
-def _free_slug(name: str, taken: set[str]) -> str:
-    base = Tag().slugify(name)[: SLUG_MAX - 6] or "tag"
-    slug, i = base, 1
-    while slug in taken:
-        slug = f"{base}_{i}"
-        i += 1
-    return slug
+# Room left in a slug for the "_<n>" that frees it.
+SLUG_ROOM = 8
+
+
+def _slug_base(name: str) -> str:
+    return Tag().slugify(name)[: SLUG_MAX - SLUG_ROOM] or "tag"
+
+
+def _free_slugs(names: list[str], taken: set[str]) -> dict[str, str]:
+    """Give each name a slug nothing else holds ("VIP!" next to "VIP" gets "vip_1").
+
+    Linear in the number of names: the next number tried is remembered per base.
+    """
+    taken = set(taken)
+    next_number: dict[str, int] = {}
+    slugs: dict[str, str] = {}
+    for name in names:
+        base = _slug_base(name)
+        slug = base
+        if slug in taken:
+            number = next_number.get(base, 1)
+            while f"{base}_{number}" in taken:
+                number += 1
+            slug = f"{base}_{number}"
+            next_number[base] = number + 1
+        taken.add(slug)
+        slugs[name] = slug
+    return slugs
 
 
 def _tag_create(name: str) -> Tag:
-    """Create one tag with a free slug ("VIP!" next to "VIP" gets "vip_1"); survive a race."""
+    """Create one tag with a free slug; if someone created the same name meanwhile, use theirs."""
     for _attempt in range(5):
         taken = set(Tag.objects.values_list("slug", flat=True))
-        tag = Tag(name=name, slug=_free_slug(name, taken))
+        tag = Tag(name=name, slug=_free_slugs([name], taken)[name])
         try:
             with transaction.atomic():
                 tag.save()
             return tag
         except IntegrityError:
-            # Someone created the same name (or took the slug) meanwhile: use theirs, or retry.
             for existing in Tag.objects.all():
                 if _key(existing.name) == _key(name):
                     return existing
     raise IntegrityError(f"could not create tag {name!r}")
+
+
+@transaction.atomic
+def tags_create(*, names: Iterable[str]) -> dict[str, Tag]:
+    """Create the named tags, new to the store, with free slugs; return them by given name.
+
+    The one way tags are created (bulk tagging, the import): a few queries whatever the count.
+    A name another writer created meanwhile (in any case) resolves to that tag.
+    """
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    slugs = _free_slugs(wanted, set(Tag.objects.values_list("slug", flat=True)))
+    Tag.objects.bulk_create(
+        [Tag(name=name, slug=slugs[name]) for name in wanted], ignore_conflicts=True
+    )
+    by_key = {_key(tag.name): tag for tag in Tag.objects.filter(slug__in=list(slugs.values()))}
+    if len(by_key) < len(wanted):
+        by_key = {_key(tag.name): tag for tag in Tag.objects.all()}
+    return {
+        name: by_key[_key(name)] if _key(name) in by_key else _tag_create(name) for name in wanted
+    }
 
 
 @transaction.atomic
@@ -98,11 +140,11 @@ def tags_resolve(*, names: Iterable[str], create: bool) -> tuple[list[Tag], list
     by_key = {_key(tag.name): tag for tag in Tag.objects.all()}
     tags: list[Tag] = []
     missing: list[str] = []
+    if create:
+        created = tags_create(names=[name for name in wanted if _key(name) not in by_key])
+        by_key.update((_key(name), tag) for name, tag in created.items())
     for name in wanted:
         tag = by_key.get(_key(name))
-        if tag is None and create:
-            tag = _tag_create(name)
-            by_key[_key(tag.name)] = tag
         if tag is None:
             missing.append(name)
         else:
@@ -195,10 +237,10 @@ def _finish(
         return payloads[key]
 
     versions_bump(changed_ids)
-    events_record_by_data(
+    customers_tags_changed_events(
         actor=actor,
-        kind=kind,
-        data_by_customer={pk: payload(changed[pk]) for pk in changed_ids},
+        added=kind == EventKind.TAGS_ADDED,
+        tags_by_customer={pk: payload(changed[pk]) for pk in changed_ids},
     )
     counts = Counter(tag_id for tag_ids in changed.values() for tag_id in tag_ids)
     return TagChangeResult(

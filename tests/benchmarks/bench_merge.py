@@ -125,7 +125,7 @@ def bench_finder(client, size: int, repeat: int) -> None:
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
-    from customers.duplicates import duplicate_groups
+    from customers.selectors.duplicates import duplicate_groups
 
     # Growing the base filled the debug query log (9,000 entries); counting needs room again.
     reset_queries()

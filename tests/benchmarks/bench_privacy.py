@@ -27,8 +27,8 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from customers.audit.events import events_write_rows
     from customers.models import Customer, EventKind
-    from customers.services.audit import events_record_bulk
     from customers.services.privacy import customers_process_erasure, customers_request_erasure
 
     call_command("seed_demo", customers=args.customers, stdout=io.StringIO())
@@ -51,17 +51,21 @@ def main() -> None:
         lambda: customers_request_erasure(actor=user, queryset=targets),
     )
     later = timezone.now() + timedelta(days=3650)
-    run = timed("dry run", lambda: customers_process_erasure(now=later, dry_run=True))
-    run = timed(f"erase {len(run.due)} customers", lambda: customers_process_erasure(now=later))
+    run = timed(
+        "dry run", lambda: customers_process_erasure(actor="bench", now=later, dry_run=True)
+    )
+    run = timed(
+        f"erase {len(run.due)} customers",
+        lambda: customers_process_erasure(actor="bench", now=later),
+    )
     print(f"    erased {len(run.erased)}")
-    timed("second run (nothing to do)", lambda: customers_process_erasure(now=later))
+    timed("second run (nothing to do)", lambda: customers_process_erasure(actor="bench", now=later))
 
     customer = Customer.objects.active().order_by("pk").first()
-    events_record_bulk(
+    events_write_rows(
         actor=user,
         kind=EventKind.UPDATED,
-        customer_ids=[customer.pk] * args.events,
-        data={"changes": {"company": ["A", "B"]}},
+        rows=[(customer.pk, {"changes": {"company": ["A", "B"]}})] * args.events,
     )
     client = Client()
     client.force_login(user)

@@ -274,7 +274,7 @@ def test_duplicates_link_to_a_refused_group_names_the_reason(merger, pair):
 
 def test_merge_page_refuses_more_records_than_it_can_show(merger, make_customer, monkeypatch):
     """A select-all over a big filtered list must not try to lay out thousands of records."""
-    monkeypatch.setattr("customers.admin_merge.MERGE_PAGE_MAX", 3)
+    monkeypatch.setattr("customers.admin.merge.MERGE_MAX", 3)
     customers = [make_customer() for _ in range(4)]
     response = action_post(merger, customers[:1], select_across="1", index="0")
     assert response.status_code == 302

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from customers.audit.events import note_added_event
 from customers.models import (
     Address,
     Customer,
@@ -23,7 +24,6 @@ from customers.models import (
     Tag,
     TaggedCustomer,
 )
-from customers.services.audit import event_record
 from customers.services.deletion import (
     CASCADED,
     UNLINKED,
@@ -96,8 +96,8 @@ def test_mixed_selection_deletes_only_the_deletable_and_lists_every_kept_reason(
 ):
     free = [make_customer(first_name="Free", last_name=str(i), tags=["VIP"]) for i in range(2)]
     make_address(free[0])
-    Note.objects.create(customer=free[0], body="call back")
-    event_record(actor="test", customer=free[0], kind=EventKind.NOTE_ADDED)
+    note = Note.objects.create(customer=free[0], body="call back")
+    note_added_event(actor="test", customer=free[0], note=note)
     buyer = make_customer(first_name="Buyer", last_name="One", email="buyer@example.com")
     order = make_order(buyer)
     everything = make_customer(
@@ -250,8 +250,8 @@ def _deletable_customers(make_customer, make_address, count: int) -> list[Custom
     customers = [make_customer(tags=["VIP", f"t{i % 3}"]) for i in range(count)]
     for customer in customers:
         make_address(customer)
-        Note.objects.create(customer=customer, body="note")
-        event_record(actor="test", customer=customer, kind=EventKind.NOTE_ADDED)
+        note = Note.objects.create(customer=customer, body="note")
+        note_added_event(actor="test", customer=customer, note=note)
     return customers
 
 

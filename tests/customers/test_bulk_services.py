@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from customers.db import bulk
 from customers.models import Customer, CustomerEvent, EventKind, Status, Tag, TaggedCustomer
-from customers.services import bulk
 from customers.services.archiving import customers_archive
 from customers.services.grouping import customers_assign_group
 from customers.services.tagging import (
@@ -105,11 +105,11 @@ def test_archive_skips_merged_and_redacted(make_customer):
 def test_same_events_are_written_by_the_database_with_actor_and_time(make_customer, superuser):
     from django.utils import timezone
 
-    from customers.services.audit import events_record_same
+    from customers.audit.events import events_write_same
 
     a, b = make_customer(), make_customer()
     before = timezone.now()
-    written = events_record_same(
+    written = events_write_same(
         actor=superuser,
         kind=EventKind.DELETED,
         customer_ids=[a.pk, b.pk],
@@ -132,3 +132,29 @@ def test_ids_written_into_sql_must_be_integers(make_customer):
     assert list(bulk.customers_with_ids([])) == []
     with pytest.raises(ValueError):
         bulk.customers_with_ids(["1) OR (1=1"])
+
+
+def test_tags_create_gives_thousands_of_clashing_names_free_slugs_in_few_queries(
+    django_assert_max_num_queries,
+):
+    from customers.services.tagging import tags_create
+
+    Tag.objects.create(name="Sale")  # slug "sale"
+    names = ["Sale!"] + [f"Sale {n}" for n in range(2000)] + ["SALE?", "sale."]
+    # Read the slugs, insert (SQLite splits 2,000 rows into a few statements), read back.
+    with django_assert_max_num_queries(12):
+        created = tags_create(names=names)
+    assert len(created) == len(names)
+    slugs = dict(Tag.objects.values_list("name", "slug"))
+    assert [slugs["Sale!"], slugs["SALE?"], slugs["sale."]] == ["sale_1", "sale_2", "sale_3"]
+    assert slugs["Sale 7"] == "sale-7"
+    assert len(set(slugs.values())) == len(slugs) == len(names) + 1
+
+
+def test_tags_create_resolves_a_name_another_writer_created_in_another_case():
+    from customers.services.tagging import tags_create
+
+    theirs = Tag.objects.create(name="vip", slug="vip-theirs")
+    created = tags_create(names=["VIP"])
+    assert created["VIP"].pk == theirs.pk
+    assert Tag.objects.count() == 1

@@ -6,12 +6,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from customers.duplicates import (
+from customers.models import Address, Customer
+from customers.selectors.duplicates import (
     customers_with_possible_duplicates,
     duplicate_groups,
     duplicate_groups_with_customers,
 )
-from customers.models import Address, Customer
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,7 @@ def test_email_groups_exist_only_for_data_the_constraint_lets_through(
     # The database refuses two unmerged customers with the same lower-cased email; stray
     # spaces from old data are the case left for this group kind. Both ways of reading the
     # un-normalised emails (inlined, or as a subquery when there are many) agree.
-    monkeypatch.setattr("customers.duplicates.ODD_EMAILS_INLINE", inline)
+    monkeypatch.setattr("customers.selectors.duplicates.ODD_EMAILS_INLINE", inline)
     assert groups("email") == set()
     a = make_customer(email="ana@x.com")
     b = make_customer(email=" ana@x.com ")

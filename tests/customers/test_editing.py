@@ -14,8 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from taggit.utils import edit_string_for_tags
 
+from customers.audit.events import (
+    customer_updated_event,
+    customers_imported_events,
+    note_added_event,
+)
 from customers.models import Address, Customer, CustomerEvent, EventKind, Note
-from customers.services.audit import event_record
 from customers.services.editing import (
     REDACTED_READ_ONLY,
     STALE_EDIT_UNKNOWN,
@@ -277,7 +281,10 @@ def test_a_bulk_change_after_the_form_was_opened_is_detected(admin_client, custo
     data = page_form_data(admin_client.get(change_url(customer)))
     # What the bulk actions and imports do to every row they rewrite.
     Customer.objects.filter(pk=customer.pk).update(version=F("version") + 1)
-    event_record(actor="import_customers", customer=customer, kind=EventKind.IMPORTED)
+    customers_imported_events(
+        actor="import_customers",
+        data_by_customer={customer.pk: {"file": "a.csv", "changes": {"phone": ["", "+1"]}}},
+    )
     data["first_name"] = "Lost?"
     response = admin_client.post(change_url(customer), data)
     assert response.status_code == 200
@@ -309,11 +316,11 @@ def test_a_post_without_a_version_is_refused(admin_client, customer):
 
 def test_history_is_newest_first_and_paginated(admin_client, customer):
     for i in range(55):
-        event_record(
+        customer_updated_event(
             actor="test",
             customer=customer,
-            kind=EventKind.UPDATED,
-            data={"changes": {"company": [f"C{i}", f"C{i + 1}"]}},
+            changes={"company": [f"C{i}", f"C{i + 1}"]},
+            related={},
         )
     first_page = admin_client.get(history_url(customer))
     assert first_page.status_code == 200
@@ -332,7 +339,8 @@ def test_history_query_count_does_not_grow_with_events(admin_client, customer, s
     def queries(n_events: int) -> int:
         CustomerEvent.objects.all().delete()
         for _ in range(n_events):
-            event_record(actor=superuser, customer=customer, kind=EventKind.NOTE_ADDED, data={})
+            note = Note.objects.create(customer=customer, body="call back")
+            note_added_event(actor=superuser, customer=customer, note=note)
         with CaptureQueriesContext(connection) as ctx:
             response = admin_client.get(history_url(customer))
         assert len(response.context["events"]) == min(n_events, 50)
@@ -355,11 +363,9 @@ def test_an_erased_customer_cannot_be_edited(superuser, make_customer):
 
 
 def test_history_shows_events_of_unknown_shape(admin_client, customer):
-    event_record(
+    customers_imported_events(
         actor="import_customers",
-        customer=customer,
-        kind=EventKind.IMPORTED,
-        data={"file": "clients.csv", "addresses_added": 2, "row": 7},
+        data_by_customer={customer.pk: {"file": "clients.csv", "addresses_added": 2, "row": 7}},
     )
     html = admin_client.get(history_url(customer)).content.decode()
     assert "file: clients.csv" in html and "addresses added: 2" in html

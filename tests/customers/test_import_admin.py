@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from customers.admin.import_export import IMPORT_RETENTION, imports_remove_expired
 from customers.models import Customer, CustomerEvent, EventKind, Tag
 from customers.services import importing
 
@@ -192,3 +196,37 @@ def test_rejected_records_file_neutralises_formulas(importer):
     response = importer.get(reverse("admin:customers_customer_import_rejected", args=[token]))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[1][2] == '\'=HYPERLINK("x")'
+
+
+def _import_folder(root: Path, token: str, age_hours: float) -> Path:
+    folder = root / "imports" / token
+    folder.mkdir(parents=True)
+    (folder / "upload.csv").write_bytes(b"Email\r\nann@example.com\r\n")
+    stamp = time.time() - age_hours * 3600
+    os.utime(folder, (stamp, stamp))
+    return folder
+
+
+def test_uploads_and_reports_older_than_the_retention_are_removed(_private_root):
+    assert datetime.timedelta(hours=24) == IMPORT_RETENTION
+    old = _import_folder(_private_root, "a" * 24, age_hours=24.5)
+    recent = _import_folder(_private_root, "b" * 24, age_hours=23.5)
+    assert imports_remove_expired() == ["a" * 24]
+    assert not old.exists()
+    assert sorted(p.name for p in recent.iterdir()) == ["upload.csv"]
+    # A day later the recent one is old too.
+    assert imports_remove_expired(now=time.time() + 3600) == ["b" * 24]
+    assert list((_private_root / "imports").iterdir()) == []
+
+
+def test_nothing_to_remove_before_the_first_upload(_private_root):
+    assert imports_remove_expired() == []
+
+
+def test_each_new_upload_removes_the_expired_imports(importer, _private_root):
+    old = _import_folder(_private_root, "c" * 24, age_hours=25)
+    response = upload(importer, "shopify_export.csv")
+    assert response.status_code == 200
+    assert not old.exists()
+    folders = list((_private_root / "imports").iterdir())
+    assert [f.name for f in folders] == [response.context["token"]]

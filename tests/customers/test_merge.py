@@ -361,3 +361,18 @@ def test_a_channel_order_for_a_merged_record_follows_it_to_the_survivor(superuse
     }
     # The order carries the survivor's tags, which now include the absorbed record's.
     assert sorted(Order.objects.get(number="#W1").tags.names()) == ["POS", "VIP"]
+
+
+def test_the_service_refuses_more_than_the_merge_cap(superuser, make_customer, monkeypatch):
+    monkeypatch.setattr(svc, "MERGE_MAX", 3)
+    survivor, *absorbed = [make_customer() for _ in range(4)]
+    with pytest.raises(ValidationError) as excinfo:
+        merge(superuser, survivor, *absorbed)
+    assert codes(excinfo) == ["merge_too_many"]
+    assert excinfo.value.error_list[0].params == {"count": 4, "max": 3}
+    assert not Customer.objects.filter(status="merged").exists()
+    assert merge(superuser, survivor, *absorbed[:2]).absorbed_count == 2
+
+
+def test_the_merge_cap_is_a_hundred_records():
+    assert svc.MERGE_MAX == 100

@@ -15,6 +15,7 @@ from customers.models import (
     CustomerEvent,
     EventKind,
     Order,
+    Status,
     Tag,
 )
 from customers.phones import phone_display, phone_to_e164
@@ -58,7 +59,11 @@ def test_email_or_phone_required_by_clean_and_database():
 
 
 def test_a_redacted_customer_needs_neither():
-    Customer.objects.create(status="redacted")
+    customer = Customer(status="redacted")
+    customer.full_clean()
+    customer.save()
+    stored = Customer.objects.get(pk=customer.pk)
+    assert (stored.status, stored.email, stored.phone) == ("redacted", "", "")
 
 
 @pytest.mark.parametrize(
@@ -191,6 +196,52 @@ def test_recorded_order_receives_the_customer_tags_not_its_address(make_customer
     order = Order.objects.get(number="#1")
     assert sorted(order.tags.names()) == ["VIP", "Wholesale"]
     assert list(customer.addresses.values_list("address1", flat=True)) == ["1 Main St"]
+    event = CustomerEvent.objects.get(kind=EventKind.ORDER_RECORDED)
+    assert (event.customer_id, event.actor_label, event.data) == (
+        customer.pk,
+        "test",
+        {
+            "order": order.pk,
+            "number": "#1",
+            "total": "5.00",
+            "currency": "USD",
+            "source": "shipstation",
+        },
+    )
+
+
+def test_an_order_for_a_merged_customer_goes_to_the_end_of_its_chain(make_customer):
+    survivor = make_customer()
+    middle = make_customer()
+    first = make_customer()
+    Customer.objects.filter(pk=middle.pk).update(status=Status.MERGED, merged_into=survivor)
+    Customer.objects.filter(pk=first.pk).update(status=Status.MERGED, merged_into=middle)
+    assert (
+        orders_record(
+            actor="test",
+            orders=[Order(number="#7", customer=first, total="1.00", source="shopify")],
+        )
+        == 1
+    )
+    assert Order.objects.get(number="#7").customer_id == survivor.pk
+    assert list(
+        CustomerEvent.objects.filter(kind=EventKind.ORDER_RECORDED).values_list(
+            "customer_id", flat=True
+        )
+    ) == [survivor.pk]
+
+
+def test_a_national_phone_is_read_in_the_default_address_country(make_customer, make_address):
+    customer = make_customer(email="anne@example.fr")
+    make_address(
+        customer, is_default=True, country_code="FR", province_code="", postal_code="75001"
+    )
+    customer.phone = "01 42 68 53 00"
+    customer.full_clean()
+    assert customer.phone == "+33142685300"
+    # Without an address the store's region (US) reads it, and it is no valid US number.
+    with pytest.raises(ValidationError):
+        Customer(email="b@example.com", phone="01 42 68 53 00").full_clean()
 
 
 def test_deleting_a_customer_never_deletes_its_orders(make_customer, make_order):

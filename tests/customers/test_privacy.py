@@ -32,6 +32,7 @@ from customers.services import privacy
 from customers.services.editing import customer_save
 from customers.services.privacy import (
     ADDRESS_EXPORT_FIELDS,
+    COMMAND_ACTOR,
     CUSTOMER_EXPORT_FIELDS,
     ERASURE_ALREADY_REQUESTED,
     ERASURE_NOT_REQUESTED,
@@ -176,18 +177,18 @@ def test_erasure_end_to_end(client, make_staff, person):
     assert not Customer.objects.deletable().filter(pk=person.pk).exists()
 
     # Within the hold (180 days after the last order, placed 10 days ago): nothing happens.
-    run = customers_process_erasure(now=timezone.now())
+    run = customers_process_erasure(actor=COMMAND_ACTOR, now=timezone.now())
     assert run.erased == [] and [pk for pk, _ in run.waiting] == [person.pk]
     assert run.waiting[0][1] == person.order.placed_at + 180 * DAY
     assert Customer.objects.get(pk=person.pk).status == Status.ACTIVE
 
     later = timezone.now() + 171 * DAY
     before = everything_stored_about(person.pk)
-    run = customers_process_erasure(now=later, dry_run=True)
+    run = customers_process_erasure(actor=COMMAND_ACTOR, now=later, dry_run=True)
     assert run.due == [person.pk] and run.erased == []
     assert everything_stored_about(person.pk) == before
 
-    run = customers_process_erasure(now=later)
+    run = customers_process_erasure(actor=COMMAND_ACTOR, now=later)
     assert run.erased == [person.pk]
 
     # What is gone.
@@ -244,7 +245,7 @@ def test_erasure_end_to_end(client, make_staff, person):
 
     # A second run finds nothing to do and writes nothing.
     events = CustomerEvent.objects.count()
-    again = customers_process_erasure(now=later)
+    again = customers_process_erasure(actor=COMMAND_ACTOR, now=later)
     assert again.due == [] and again.erased == []
     assert CustomerEvent.objects.count() == events
 
@@ -255,8 +256,10 @@ def test_hold_counts_from_the_last_order(make_customer, make_order):
     make_order(customer, placed_at=now - 400 * DAY)
     last = make_order(customer, placed_at=now - 179 * DAY)
     customer_request_erasure(actor="test", customer_id=customer.pk)
-    assert customers_process_erasure(now=now).erased == []
-    assert customers_process_erasure(now=last.placed_at + 180 * DAY).erased == [customer.pk]
+    assert customers_process_erasure(actor=COMMAND_ACTOR, now=now).erased == []
+    assert customers_process_erasure(
+        actor=COMMAND_ACTOR, now=last.placed_at + 180 * DAY
+    ).erased == [customer.pk]
 
 
 def test_hold_setting_and_no_orders(settings, make_customer, make_order):
@@ -269,7 +272,7 @@ def test_hold_setting_and_no_orders(settings, make_customer, make_order):
     untouched = make_customer()
     for customer in (no_orders, recent, waiting):
         customer_request_erasure(actor="test", customer_id=customer.pk)
-    run = customers_process_erasure()
+    run = customers_process_erasure(actor=COMMAND_ACTOR)
     assert sorted(run.erased) == sorted([no_orders.pk, recent.pk])
     assert [pk for pk, _ in run.waiting] == [waiting.pk]
     untouched.refresh_from_db()
@@ -284,7 +287,7 @@ def test_batches_cost_a_bounded_number_of_queries(make_customer, make_address, m
             make_order(customer, placed_at=timezone.now() - 365 * DAY)
             customer_request_erasure(actor="test", customer_id=customer.pk)
         with CaptureQueriesContext(connection) as ctx:
-            assert len(customers_process_erasure().erased) == n
+            assert len(customers_process_erasure(actor=COMMAND_ACTOR).erased) == n
         return len(ctx.captured_queries)
 
     assert erase(2) == erase(20)
@@ -298,8 +301,10 @@ def test_records_merged_into_the_customer_are_erased_too(make_customer, make_ord
     make_order(absorbed, placed_at=timezone.now() - 5 * DAY)
     customer_request_erasure(actor="test", customer_id=survivor.pk)
     # The absorbed record's order counts for the hold.
-    assert customers_process_erasure().erased == []
-    assert customers_process_erasure(now=timezone.now() + 200 * DAY).erased == [survivor.pk]
+    assert customers_process_erasure(actor=COMMAND_ACTOR).erased == []
+    assert customers_process_erasure(
+        actor=COMMAND_ACTOR, now=timezone.now() + 200 * DAY
+    ).erased == [survivor.pk]
     absorbed.refresh_from_db()
     assert (absorbed.status, absorbed.email, absorbed.first_name) == ("redacted", "", "")
     assert absorbed.merged_into is None
@@ -336,7 +341,7 @@ def test_cancellation(client, make_staff, make_customer):
     events = CustomerEvent.objects.filter(customer=customer).order_by("pk")
     kinds = list(events.values_list("kind", flat=True))
     assert kinds == [EventKind.ERASURE_REQUESTED, EventKind.ERASURE_CANCELLED]
-    assert customers_process_erasure().due == []
+    assert customers_process_erasure(actor=COMMAND_ACTOR).due == []
     assert Customer.objects.get(pk=customer.pk).status == Status.ACTIVE
     # Cancelling again says why nothing happened.
     response = client.post(erasure_url(customer, "cancel"), follow=True)
@@ -421,13 +426,13 @@ def test_a_concurrent_run_skips_rows_another_run_is_erasing(make_customer):
     thread = threading.Thread(target=first_run)
     thread.start()
     locked.wait(10)
-    results["second"] = customers_process_erasure()
+    results["second"] = customers_process_erasure(actor=COMMAND_ACTOR)
     release.set()
     thread.join()
     assert results["second"].due == [customer.pk]
     assert results["second"].erased == []  # skipped, not waited for and done twice
-    assert customers_process_erasure().erased == [customer.pk]
-    assert customers_process_erasure().erased == []
+    assert customers_process_erasure(actor=COMMAND_ACTOR).erased == [customer.pk]
+    assert customers_process_erasure(actor=COMMAND_ACTOR).erased == []
     assert CustomerEvent.objects.filter(customer=customer, kind=EventKind.REDACTED).count() == 1
 
 
@@ -494,8 +499,12 @@ def test_export_holds_everything_about_the_customer(superuser, person, make_cust
     assert (order["number"], order["total"], order["currency"]) == ("#5001", "99.90", "SEK")
     assert order["shipping_address"]["address1"] == "Kungsgatan 2"
     kinds = [event["kind"] for event in document["events"]]
-    assert kinds[0] == EventKind.CREATED or EventKind.UPDATED in kinds
-    assert kinds[-1] == EventKind.PERSONAL_DATA_EXPORTED
+    assert kinds == [
+        EventKind.UPDATED,
+        EventKind.CONSENT_CHANGED,
+        EventKind.PERSONAL_DATA_EXPORTED,
+    ]
+    assert document["events"][0]["data"] == {"changes": {"first_name": ["Ann-Marie", "Ånnika"]}}
     assert [r["customer"]["email"] for r in document["merged_records"]] == [absorbed.email]
 
 
@@ -522,3 +531,27 @@ def test_export_after_a_bulk_version_bump_still_works(superuser, make_customer):
     Customer.objects.filter(pk=customer.pk).update(version=F("version") + 1)
     document = customer_export_personal_data(actor=superuser, customer_id=customer.pk)
     assert document["customer"]["version"] == 2
+
+
+def test_a_pending_erasure_blocks_what_the_banner_says(make_customer, superuser):
+    """The banner's list (ERASURE_BLOCKS) names exactly the three services that refuse."""
+    from customers.services.deletion import DeleteBlock, customers_delete
+    from customers.services.emailing import EmailSkip, customers_email
+    from customers.services.merge import customers_merge
+    from customers.services.privacy import ERASURE_BLOCKS
+
+    pending = make_customer(email="pending@example.com")
+    other = make_customer(email="other@example.com")
+    customer_request_erasure(actor=superuser, customer_id=pending.pk)
+
+    deleted = customers_delete(actor=superuser, customers=[pending.pk])
+    assert deleted.deleted == 0
+    assert [kept.reasons for kept in deleted.kept] == [[DeleteBlock.ERASURE]]
+    emailed = customers_email(
+        actor=superuser, customers=[pending.pk], subject="Hi", body="Hello", marketing=False
+    )
+    assert (emailed.emailed, emailed.skipped) == (0, {EmailSkip.ERASURE: 1})
+    with pytest.raises(ValidationError):
+        customers_merge(actor=superuser, survivor_id=other.pk, absorbed_ids=[pending.pk])
+    assert Customer.objects.filter(pk=pending.pk, merged_into=None).exists()
+    assert [str(item) for item in ERASURE_BLOCKS] == ["deleted", "merged", "emailed"]

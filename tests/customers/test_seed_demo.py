@@ -13,6 +13,12 @@ from groups.models import CustomerGroup
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _developer_machine(settings):
+    # seed_demo refuses to run with debug off (tests/backoffice/test_seed_demo_safety.py).
+    settings.DEBUG = True
+
+
 def test_seed_demo_builds_realistic_data(capsys):
     call_command("seed_demo", customers=300)
     out = capsys.readouterr().out

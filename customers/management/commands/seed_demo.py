@@ -9,12 +9,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import phonenumbers
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from customers.audit.events import customers_created_events
 from customers.models import (
     Address,
     Channel,
@@ -22,20 +24,22 @@ from customers.models import (
     ConsentSource,
     Customer,
     CustomerEvent,
-    EventKind,
     Note,
     Order,
     Tag,
     TaggedCustomer,
     TaggedOrder,
 )
-from customers.services.audit import events_record_bulk
 from customers.services.orders import orders_record
 from groups.models import CustomerGroup
 
 BATCH = 2000
 DEMO_USER, DEMO_PASSWORD = "demo", "demo"
 CLERK_USER, CLERK_PASSWORD = "clerk", "clerk"
+NOT_IN_PRODUCTION = (
+    "seed_demo fills the database with made-up customers and creates staff users with known "
+    "passwords: it only runs with DJANGO_DEBUG on. Add --force to run it anyway."
+)
 
 # country: (first names, last names, [(city, province, postal code, street)], currency)
 COUNTRIES = {
@@ -223,12 +227,19 @@ class Command(BaseCommand):
             action="store_true",
             help="Delete every customer, order, tag and group first.",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with debug off (never on a database with real customers).",
+        )
 
-    def handle(self, *args, customers: int, seed: int, reset: bool, **options):
+    def handle(self, *args, customers: int, seed: int, reset: bool, force: bool, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(NOT_IN_PRODUCTION)
         if customers < 0:
             raise CommandError("--customers must be 0 or more.")
         started = time.monotonic()
-        demo = self._ensure_users()
+        demo, created = self._ensure_users()
         if reset:
             self._reset()
         existing = Customer.objects.count()
@@ -243,24 +254,31 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Seeded {customers} customers in {time.monotonic() - started:.1f} s."
             )
-        self.stdout.write(
-            "Back office: http://127.0.0.1:8000/admin/\n"
-            f"  staff login with every permission: {DEMO_USER} / {DEMO_PASSWORD}\n"
-            f"  staff login that may only view and edit customers: {CLERK_USER} / {CLERK_PASSWORD}"
-        )
+        self.stdout.write("Back office: http://127.0.0.1:8000/admin/")
+        for username, password, role in (
+            (DEMO_USER, DEMO_PASSWORD, "with every permission"),
+            (CLERK_USER, CLERK_PASSWORD, "that may only view and edit customers"),
+        ):
+            login = (
+                f"{username} / {password}"
+                if username in created
+                else (f"{username} (already there: password and permissions left as they were)")
+            )
+            self.stdout.write(f"  staff login {role}: {login}")
 
-    def _ensure_users(self):
+    def _ensure_users(self) -> tuple[object, set[str]]:
+        """Create the demo users if missing; an existing user is never changed (its password
+        may be a real one by now)."""
         user_model = get_user_model()
-        demo, _ = user_model.objects.get_or_create(
-            username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
-        )
-        demo.set_password(DEMO_PASSWORD)
-        demo.save()
-        clerk, _ = user_model.objects.get_or_create(
-            username=CLERK_USER, defaults={"is_staff": True}
-        )
-        clerk.set_password(CLERK_PASSWORD)
-        clerk.save()
+        created: set[str] = set()
+        demo = user_model.objects.filter(username=DEMO_USER).first()
+        if demo is None:
+            demo = user_model.objects.create_superuser(DEMO_USER, password=DEMO_PASSWORD)
+            created.add(DEMO_USER)
+        if user_model.objects.filter(username=CLERK_USER).exists():
+            return demo, created
+        clerk = user_model.objects.create_user(CLERK_USER, password=CLERK_PASSWORD, is_staff=True)
+        created.add(CLERK_USER)
         clerk.user_permissions.set(
             Permission.objects.filter(
                 content_type__app_label__in=["customers", "groups"],
@@ -281,7 +299,7 @@ class Command(BaseCommand):
                 ],
             )
         )
-        return demo
+        return demo, created
 
     def _reset(self):
         TaggedOrder.objects.all().delete()
@@ -469,11 +487,10 @@ class Command(BaseCommand):
         TaggedCustomer.objects.bulk_create(links, batch_size=BATCH, ignore_conflicts=True)
         Note.objects.bulk_create(notes, batch_size=BATCH)
         orders_record(actor="seed_demo", orders=orders)
-        events_record_bulk(
+        customers_created_events(
             actor="seed_demo",
-            kind=EventKind.CREATED,
             customer_ids=[c.pk for c in created_customers],
-            data={"source": "seed_demo"},
+            source="seed_demo",
         )
 
     def _planted_duplicates(self) -> list[Customer]:

@@ -1,0 +1,34 @@
+"""The back office's customer admin: registration of each model with its admin.
+
+One module per page or action family; ``customer.py`` wires them into CustomerAdmin.
+"""
+
+from django.contrib import admin
+from taggit.models import Tag as TaggitTag
+
+from customers.admin.customer import CustomerAdmin
+from customers.admin.events import CustomerEventAdmin
+from customers.admin.groups import CustomerGroupWithMembersAdmin
+from customers.admin.orders import OrderAdmin
+from customers.admin.tags import TagAdmin
+from customers.models import Customer, CustomerEvent, Order, Tag
+from groups.models import CustomerGroup
+
+# Our Tag model replaces taggit's; its own admin would show a second, always empty tag list.
+if admin.site.is_registered(TaggitTag):
+    admin.site.unregister(TaggitTag)
+
+admin.site.register(Customer, CustomerAdmin)
+admin.site.register(Order, OrderAdmin)
+admin.site.register(Tag, TagAdmin)
+admin.site.register(CustomerEvent, CustomerEventAdmin)
+admin.site.unregister(CustomerGroup)
+admin.site.register(CustomerGroup, CustomerGroupWithMembersAdmin)
+
+__all__ = [
+    "CustomerAdmin",
+    "CustomerEventAdmin",
+    "CustomerGroupWithMembersAdmin",
+    "OrderAdmin",
+    "TagAdmin",
+]

@@ -1,0 +1,495 @@
+"""The customer admin: the one class that wires every page and action of the customer list.
+
+It alone overrides ``get_urls`` and ``change_view``, and saves the change form; the pages and
+actions are plain functions in the sibling modules (one concern each), taking this admin as
+their first argument. Permissions of the sensitive actions are methods here, one per action
+family, each also needing the right to see customers.
+"""
+
+from __future__ import annotations
+
+from functools import update_wrapper
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.urls import path, reverse
+from django.utils.formats import number_format
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from customers.admin import delete, history, import_export, merge, privacy
+from customers.admin.actions import BULK_ACTIONS
+from customers.admin.filters import (
+    ErasureRequestedFilter,
+    OrderCountFilter,
+    PossibleDuplicatesFilter,
+    StatusFilter,
+    TagFilter,
+)
+from customers.admin.forms import AddressFormSet, CustomerAdminForm
+from customers.admin.import_export import export_selected
+from customers.admin.merge import merge_selected
+from customers.admin.privacy import ERASURE_PENDING, cancel_erasure, request_erasure
+from customers.models import Address, Customer, Note, Order, Status
+from customers.personal_data import ADDRESS_PERSONAL_FIELDS
+from customers.phones import phone_display, phone_search_candidates, phone_search_digits
+from customers.services.deletion import customers_delete
+from customers.services.editing import RelatedEdits, customer_save
+
+PAGE_SIZES = (10, 20, 50, 100, 200, 500)
+PAGE_SIZE_PARAM = "per_page"
+
+
+class CustomerChangeList(ChangeList):
+    """Change list whose page size the user chooses with ?per_page=."""
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop(PAGE_SIZE_PARAM, None)
+        return lookup_params
+
+    def get_results(self, request):
+        raw = request.GET.get(PAGE_SIZE_PARAM, "")
+        if raw.isdigit() and int(raw) in PAGE_SIZES:
+            self.list_per_page = int(raw)
+        super().get_results(request)
+
+    def page_size_links(self):
+        return [
+            (
+                size,
+                self.get_query_string({PAGE_SIZE_PARAM: size}, remove=["p"]),
+                size == self.list_per_page,
+            )
+            for size in PAGE_SIZES
+        ]
+
+
+class AddressInline(admin.StackedInline):
+    model = Address
+    formset = AddressFormSet
+    extra = 0
+    fields = ["is_default", *ADDRESS_PERSONAL_FIELDS]
+
+
+class NoteInline(admin.TabularInline):
+    model = Note
+    extra = 1
+    fields = ["body", "author", "created_at"]
+    readonly_fields = ["author", "created_at"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "body":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "cols": 80})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class CustomerAdmin(admin.ModelAdmin):
+    """The customer list, change page and every page they lead to, wired in one place."""
+
+    change_form_template = "admin/customers/customer/change_form.html"
+    form = CustomerAdminForm
+    actions = [*BULK_ACTIONS, merge_selected, export_selected, request_erasure, cancel_erasure]
+    list_display = [
+        "display_name",
+        "email",
+        "phone_formatted",
+        "group",
+        "tag_list",
+        "order_count",
+        "status_and_erasure",
+    ]
+    list_display_links = ["display_name", "email"]
+    list_select_related = ["group"]
+    list_per_page = 100
+    list_max_show_all = 500
+    list_filter = [
+        "group",
+        TagFilter,
+        "tax_exempt",
+        "email_consent",
+        "sms_consent",
+        OrderCountFilter,
+        StatusFilter,
+        "source",
+        ErasureRequestedFilter,
+        "has_active_subscription",
+        PossibleDuplicatesFilter,
+    ]
+    search_fields = ["first_name", "last_name", "email", "company", "username"]
+    search_help_text = _("Name, email, company, username or phone in any format.")
+    ordering = ["-created_at", "-pk"]
+    inlines = [AddressInline, NoteInline]
+    readonly_fields = [
+        "status",
+        "merged_into",
+        "erasure_requested_at",
+        "erasure_requested_by",
+        "email_consent_updated_at",
+        "email_consent_source",
+        "sms_consent_updated_at",
+        "sms_consent_source",
+        "created_at",
+        "updated_at",
+        "version",
+        "order_summary",
+        "order_history",
+        "consent_history_table",
+        "recent_events",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("first_name", "last_name"),
+                    "email",
+                    "phone",
+                    "date_of_birth",
+                    "company",
+                    "username",
+                    "group",
+                    "tags",
+                ]
+            },
+        ),
+        (
+            _("Marketing consent"),
+            {
+                "fields": [
+                    ("email_consent", "email_consent_updated_at", "email_consent_source"),
+                    ("sms_consent", "sms_consent_updated_at", "sms_consent_source"),
+                ]
+            },
+        ),
+        (
+            _("Account"),
+            {
+                "fields": [
+                    "tax_exempt",
+                    "source",
+                    "status",
+                    "merged_into",
+                    "has_active_subscription",
+                    ("erasure_requested_at", "erasure_requested_by"),
+                    ("created_at", "updated_at"),
+                    "version",
+                ]
+            },
+        ),
+        (_("Order history"), {"fields": ["order_summary", "order_history"]}),
+    ]
+    autocomplete_fields = ["group"]
+
+    # --- permissions of the sensitive actions (``@admin.action(permissions=[...])``) --------
+
+    def _may(self, request, codename: str, obj=None) -> bool:
+        may_see = self.has_view_or_change_permission(request, obj)
+        return request.user.has_perm(f"customers.{codename}") and may_see
+
+    def has_tag_permission(self, request):
+        return request.user.has_perm("customers.tag_customer")
+
+    def has_group_permission(self, request):
+        return request.user.has_perm("customers.group_customer")
+
+    def has_archive_permission(self, request):
+        return request.user.has_perm("customers.archive_customer")
+
+    def has_email_permission(self, request):
+        return request.user.has_perm("customers.email_customer")
+
+    def has_merge_permission(self, request) -> bool:
+        return self._may(request, "merge_customer")
+
+    def has_request_erasure_permission(self, request, obj=None) -> bool:
+        return self._may(request, "request_erasure_customer", obj)
+
+    def has_export_personal_data_permission(self, request, obj=None) -> bool:
+        return self._may(request, "export_personal_data_customer", obj)
+
+    # The names django-import-export's templates use.
+    def has_import_permission(self, request) -> bool:
+        return self._may(request, "import_customer")
+
+    def has_export_permission(self, request) -> bool:
+        return self._may(request, "export_customer")
+
+    def has_change_permission(self, request, obj=None):
+        # An erased customer is a husk kept for the accounts: nothing may be written back.
+        if obj is not None and obj.status == Status.REDACTED:
+            return False
+        return super().has_change_permission(request, obj)
+
+    # --- the pages -----------------------------------------------------------------------------
+
+    def _page(self, view):
+        """Wrap a page function ``view(modeladmin, request, ...)`` as an admin view."""
+
+        def page(request, *args, **kwargs):
+            return view(self, request, *args, **kwargs)
+
+        update_wrapper(page, view)
+        return self.admin_site.admin_view(page)
+
+    def get_urls(self):
+        page = self._page
+        return [
+            path("import/", page(import_export.import_view), name="customers_customer_import"),
+            path(
+                "import/sample.csv",
+                page(import_export.import_sample_view),
+                name="customers_customer_sample",
+            ),
+            path(
+                "import/<str:token>/",
+                page(import_export.import_preview_view),
+                name="customers_customer_import_preview",
+            ),
+            path(
+                "import/<str:token>/confirm/",
+                page(import_export.import_confirm_view),
+                name="customers_customer_import_confirm",
+            ),
+            path(
+                "import/<str:token>/result/",
+                page(import_export.import_result_view),
+                name="customers_customer_import_result",
+            ),
+            path(
+                "import/<str:token>/rejected.csv",
+                page(import_export.import_rejected_view),
+                name="customers_customer_import_rejected",
+            ),
+            path("export/", page(import_export.export_view), name="customers_customer_export"),
+            path("duplicates/", page(merge.duplicates_view), name="customers_customer_duplicates"),
+            path("merge/", page(merge.merge_view), name="customers_customer_merge"),
+            path(
+                "<int:object_id>/merges/",
+                page(merge.merges_view),
+                name="customers_customer_merges",
+            ),
+            path(
+                "<int:object_id>/merges/<int:merge_id>/unmerge/",
+                page(merge.unmerge_view),
+                name="customers_customer_unmerge",
+            ),
+            path(
+                "<path:object_id>/erasure/<str:step>/",
+                page(privacy.erasure_view),
+                name="customers_customer_erasure",
+            ),
+            path(
+                "<path:object_id>/personal-data/",
+                page(privacy.personal_data_view),
+                name="customers_customer_personal_data",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        context = {
+            "has_merge_permission": self.has_merge_permission(request),
+            "has_import_permission": self.has_import_permission(request),
+            "has_export_permission": self.has_export_permission(request),
+        }
+        if context["has_merge_permission"]:
+            context["duplicates_url"] = reverse("admin:customers_customer_duplicates")
+        context.update(extra_context or {})
+        return super().changelist_view(request, extra_context=context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        try:
+            customer = (
+                Customer.objects.filter(pk=unquote(object_id))
+                .select_related("erasure_requested_by")
+                .first()
+            )
+        except (ValueError, ValidationError):
+            customer = None  # not an id: the admin's own view answers "does not exist"
+        redirect = merge.merged_redirect(self, request, customer)
+        if redirect is not None:
+            return redirect
+        context = {
+            **merge.merge_change_context(customer),
+            **privacy.erasure_change_context(self, request, customer),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        return history.history_view(self, request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Django's delete_selected deletes without the guard: delete_customers replaces it.
+        actions.pop("delete_selected", None)
+        return actions
+
+    # --- deletion: every path goes through the guard -----------------------------------------
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return delete.delete_view(self, request, object_id)
+
+    def delete_model(self, request, obj):
+        delete.report_deletion(
+            self, request, customers_delete(actor=request.user, customers=[obj.pk])
+        )
+
+    def delete_queryset(self, request, queryset):
+        delete.report_deletion(
+            self, request, customers_delete(actor=request.user, customers=queryset)
+        )
+
+    # --- the change form ------------------------------------------------------------------
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # The channel a customer came from decides what a CSV may update (IMPORT_POLICY.md):
+        # it is set when the customer is created, never edited afterwards.
+        return [*fields, "source"] if obj is not None else fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None:
+            return fieldsets
+        fields = ["consent_history_table", "recent_events"]
+        if self.has_change_permission(request, obj):
+            fields.append("expected_version")
+        return [*fieldsets, (_("Consent history and audit trail"), {"fields": fields})]
+
+    def save_model(self, request, obj, form, change):
+        # Saved with its inlines by one service call in save_related, in one audit event.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        related = RelatedEdits()
+        for formset in formsets:
+            formset.save(commit=False)
+            changed = [obj for obj, _fields in formset.changed_objects]
+            if formset.model is Address:
+                related.addresses_added = list(formset.new_objects)
+                related.addresses_changed = changed
+                related.addresses_removed = list(formset.deleted_objects)
+            elif formset.model is Note:
+                related.notes_added = list(formset.new_objects)
+                related.notes_changed = changed
+                related.notes_removed = list(formset.deleted_objects)
+        customer_save(
+            actor=request.user,
+            customer=form.instance,
+            expected_version=form.cleaned_data.get("expected_version") if change else None,
+            tags=form.cleaned_data.get("tags"),
+            related=related,
+        )
+
+    def get_changelist(self, request, **kwargs):
+        return CustomerChangeList
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_order_counts().prefetch_related("tags")
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        phones = phone_search_candidates(search_term)
+        digits = phone_search_digits(search_term)
+        if phones or digits:
+            # A full number in any format, or a fragment of its digits (E.164 has no punctuation).
+            results = results | queryset.filter(Q(phone__in=phones) | Q(phone__contains=digits))
+        return results, may_have_duplicates
+
+    @admin.display(description=_("name"), ordering="last_name")
+    def display_name(self, obj):
+        return obj.full_name or "—"
+
+    @admin.display(description=_("phone"), ordering="phone")
+    def phone_formatted(self, obj):
+        return phone_display(obj.phone)
+
+    @admin.display(description=_("tags"))
+    def tag_list(self, obj):
+        return ", ".join(sorted((tag.name for tag in obj.tags.all()), key=str.lower))
+
+    @admin.display(description=_("orders"), ordering="order_count")
+    def order_count(self, obj):
+        return obj.order_count
+
+    @admin.display(description=_("totals"))
+    def order_summary(self, obj):
+        if obj.pk is None:
+            return "—"
+        totals = Order.objects.totals_for(obj)
+        spent = (
+            ", ".join(
+                f"{number_format(amount, decimal_pos=2)} {currency}"
+                for currency, amount in totals["spent"]
+            )
+            or "0"
+        )
+        last = totals["last"].strftime("%Y-%m-%d") if totals["last"] else "—"
+        return format_html(
+            "{}: {} · {}: {} · {}: {}",
+            _("Orders"),
+            totals["count"],
+            _("Total spent"),
+            spent,
+            _("Last order"),
+            last,
+        )
+
+    @admin.display(description=_("latest orders"))
+    def order_history(self, obj):
+        if obj.pk is None:
+            return "—"
+        orders = list(obj.orders.order_by("-placed_at", "-pk")[:20])
+        if not orders:
+            return _("No orders.")
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{} {}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:customers_order_change", args=[o.pk]),
+                    o.number,
+                    o.placed_at.strftime("%Y-%m-%d %H:%M"),
+                    o.total,
+                    o.currency,
+                    o.get_source_display(),
+                )
+                for o in orders
+            ),
+        )
+        all_url = reverse("admin:customers_order_changelist") + f"?customer__id__exact={obj.pk}"
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            '<tbody>{}</tbody></table><p><a href="{}">{}</a></p>',
+            _("Number"),
+            _("Placed"),
+            _("Total"),
+            _("Channel"),
+            rows,
+            all_url,
+            _("All orders of this customer"),
+        )
+
+    @admin.display(description=_("consent history"))
+    def consent_history_table(self, obj):
+        return history.consent_history_table(obj)
+
+    @admin.display(description=_("latest changes"))
+    def recent_events(self, obj):
+        return history.recent_events(obj)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_and_erasure(self, obj):
+        if obj.erasure_requested_at is not None and obj.status != Status.REDACTED:
+            return format_html(
+                '{} <strong class="erasure-pending">· {}</strong>',
+                obj.get_status_display(),
+                ERASURE_PENDING,
+            )
+        return obj.get_status_display()

@@ -1,0 +1,1 @@
+"""Database plumbing: the one lock helper and the set-based SQL helpers."""

@@ -1,0 +1,1 @@
+"""Reads shared by several entry paths: matching, duplicates, the audit trail."""
