@@ -1,9 +1,13 @@
 """End-to-end tests: Debian's Chromium, driven by Playwright, against Django's live server.
 
-One browser per run of this package, one fresh browser context (cookies, language) per test,
-staff logged in through the real login page. A failing test leaves a screenshot and the page's
-HTML in the artifacts folder ($BROWSER_ARTIFACTS, else ``browser-artifacts/`` in the checkout),
-and pytest's summary names that folder.
+One browser per run of this package, one fresh browser context (cookies, language) per test.
+The sign-in tests go through the real password and two-factor pages; every other test starts
+with the session cookie of a user signed in the way the server tests do (``force_login``, second
+factor verified, see tests/conftest.py), which saves two page loads per test.
+
+A failing test leaves a screenshot and the page's HTML in the artifacts folder
+($BROWSER_ARTIFACTS, else ``browser-artifacts/`` in the checkout), and pytest's summary names that
+folder. Screenshots of the main pages in French and Spanish are always kept in its ``screens/``.
 
 Without Chromium the tests skip, except under CI=true, where they fail: CI must run them.
 """
@@ -16,7 +20,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission, User
+from django.test import Client
 
 CHROMIUM = os.environ.get("BROWSER_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling hosts this closed network refuses.
@@ -38,7 +44,10 @@ TIMEOUT_MS = 10_000
 PASSWORD = "correct horse battery staple"
 CLERK_PERMISSIONS = ["view_customer", "change_customer"]
 
+SCREENS = ARTIFACTS / "screens"
+
 _saved: list[Path] = []
+_screens: list[Path] = []
 
 
 def _in_ci() -> bool:
@@ -55,11 +64,23 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _saved:
+    if _saved or _screens:
         terminalreporter.write_sep("-", "browser artifacts")
+    if _screens:
+        terminalreporter.write_line(f"{len(_screens)} screenshots of the main pages: {SCREENS}")
+    if _saved:
         terminalreporter.write_line(f"screenshots and page HTML of failed tests: {ARTIFACTS}")
         for path in _saved:
             terminalreporter.write_line(f"  {path.name}")
+
+
+def screenshot(page, name: str) -> Path:
+    """Keep a full-page screenshot of what the page shows now, failing or not."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    path = SCREENS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    _screens.append(path)
+    return path
 
 
 @pytest.fixture(scope="package")
@@ -71,6 +92,9 @@ def browser():
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
+
+    # Evidence from an earlier run would be mistaken for this run's.
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
 
     # Sync Playwright keeps an asyncio loop in this thread, and Django refuses ORM calls while a
     # loop runs (SynchronousOnlyOperation); our ORM calls here are plain synchronous test set-up.
@@ -115,9 +139,6 @@ def context(browser, locale, request):
 
 
 def _save_artifacts(nodeid: str, number: int, page) -> None:
-    if not _saved and ARTIFACTS.is_dir():
-        # Evidence from an earlier run would be mistaken for this run's.
-        shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("tests/browser/")[-1]).strip("_")
     stem = f"{stem}-{number}" if number else stem
@@ -143,12 +164,20 @@ def admin_url(live_server):
 
 
 def log_in(page, url: str, username: str, password: str = PASSWORD) -> None:
-    """Log in through the admin's own login page, as staff do."""
+    """Type the password on the admin's own login page, as staff do."""
     page.goto(url)
     page.locator("#id_username").fill(username)
     page.locator("#id_password").fill(password)
     with page.expect_navigation():
         page.locator("input[type=submit]").click()
+
+
+def sign_in(context, base_url: str, user: User) -> None:
+    """Give the browser the session cookie of ``user``, signed in with both factors."""
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base_url}])
 
 
 @pytest.fixture
@@ -168,16 +197,28 @@ def clerk_user(transactional_db) -> User:
 
 
 @pytest.fixture
-def demo(page, admin_url, demo_user):
-    """A page logged in as a superuser, on the admin's index."""
-    log_in(page, admin_url("/admin/login/?next=/admin/"), demo_user.username)
+def manager_user(transactional_db) -> User:
+    """A shop manager: every permission of the back office's own apps, not a superuser."""
+    user = User.objects.create_user("manager", "manager@example.com", PASSWORD, is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["customers", "groups", "jobs"])
+    )
+    return user
+
+
+@pytest.fixture
+def demo(page, context, live_server, admin_url, demo_user):
+    """A page signed in as a superuser, on the admin's index."""
+    sign_in(context, live_server.url, demo_user)
+    page.goto(admin_url("/admin/"))
     return page
 
 
 @pytest.fixture
-def clerk(page, admin_url, clerk_user):
-    """A page logged in as a clerk who may only view and change customers."""
-    log_in(page, admin_url("/admin/login/?next=/admin/"), clerk_user.username)
+def clerk(page, context, live_server, admin_url, clerk_user):
+    """A page signed in as a clerk who may only view and change customers."""
+    sign_in(context, live_server.url, clerk_user)
+    page.goto(admin_url("/admin/"))
     return page
 
 

@@ -110,11 +110,6 @@ def test_erasure_of_ticked_customers_from_the_list(demo, admin_url, twelve):
     assert sorted(rows.locator("th").all_inner_texts()) == ["Era Person11", "Era Person12"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: “select all N” then “Request erasure” posts no ids from its "
-    "confirmation page, so nothing is requested",
-)
 def test_erasure_of_all_customers_matching_the_list(demo, admin_url, twelve):
     demo.goto(admin_url(f"{LIST}?per_page=10"))
     select_all_matching(demo, 12)

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import screenshot, sign_in
 from tests.browser.pages import LIST
 
 # Column names of the CSV formats (file formats, never translated) and brand names.
@@ -133,19 +134,22 @@ def _words(text: str, data: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[^\W\d_]{4,}", text)} - data_words
 
 
-def _pages(customer_id: int) -> dict[str, str]:
+def _pages(elodie) -> dict[str, str]:
+    twin = elodie.__class__.objects.get(first_name="Zoé")
     return {
         "index": "/admin/",
         "list": LIST,
-        "change": f"{LIST}{customer_id}/change/",
-        "history": f"{LIST}{customer_id}/history/",
+        "change": f"{LIST}{elodie.pk}/change/",
+        "history": f"{LIST}{elodie.pk}/history/",
         "duplicates": f"{LIST}duplicates/",
+        "merge": f"{LIST}merge/?ids={elodie.pk},{twin.pk}",
         "import": f"{LIST}import/",
         "export": f"{LIST}export/",
+        "jobs": "/admin/jobs/job/",
     }
 
 
-PAGES = ["index", "list", "change", "history", "duplicates", "import", "export"]
+PAGES = ["index", "list", "change", "history", "duplicates", "merge", "import", "export", "jobs"]
 # Known translation bugs of issue 14, by (language, page): these flip when fixed.
 SPANISH_BACK_OFFICE = "Spanish says “back office” (site title “Back office de clientes”)"
 EVENT_KEYS = "event texts show internal keys and values (“status: active, archived”)"
@@ -154,45 +158,69 @@ KNOWN = {
     ("es", "export"): SPANISH_BACK_OFFICE,
     **{(lang, page): EVENT_KEYS for lang in ("fr", "es") for page in ("change", "history")},
 }
+DATA = " ".join(
+    [
+        "demo manager Élodie Lefèvre Zoé elodie.lefevre@example.fr Revendeurs Fidélité Nouveauté",
+        "3 rue Oberkampf Paris 75011 FR",
+    ]
+)
 
 
 def _case(lang: str, page: str):
     reason = KNOWN.get((lang, page)) or KNOWN.get((lang, "*"))
-    marks = [pytest.mark.xfail(strict=True, reason=f"issue 14: {reason}")] if reason else []
+    marks = (
+        [pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"issue 14: {reason}")]
+        if reason
+        else []
+    )
     return pytest.param(lang, page, id=f"{lang}-{page}", marks=marks)
+
+
+def visible_text(browser, url: str, user, locale: str, *, screen: str = "") -> str:
+    """The visible text of a page's user tools, sidebar and content, in the browser's language."""
+    ctx = browser.new_context(locale=locale, viewport={"width": 1366, "height": 900})
+    try:
+        sign_in(ctx, url.split("/admin/")[0], user)
+        page = ctx.new_page()
+        response = page.goto(url)
+        assert response.status == 200, url
+        if screen:
+            screenshot(page, screen)
+        return " ".join(
+            page.locator(sel).inner_text()
+            for sel in ("#user-tools", "#nav-sidebar", "#content")
+            if page.locator(sel).count()
+        )
+    finally:
+        ctx.close()
 
 
 @pytest.mark.parametrize(
     ("lang", "name"), [_case(lang, page) for lang in ("fr", "es") for page in PAGES]
 )
 def test_page_shows_no_english_outside_data(
-    browser, admin_url, demo_user, elodie_history, lang, name
+    browser, admin_url, manager_user, elodie_history, lang, name
 ):
-    from tests.browser.conftest import PASSWORD, log_in
+    url = admin_url(_pages(elodie_history)[name])
+    english = _words(visible_text(browser, url, manager_user, "en-US"), DATA)
+    # The lead looks at these: every main page in French and Spanish at a laptop's width.
+    shown = _words(visible_text(browser, url, manager_user, lang, screen=f"{lang}-{name}"), DATA)
+    untranslated = (english & shown) - SAME_IN_BOTH[lang] - NOT_TRANSLATED
+    assert not untranslated, " ".join(sorted(untranslated))
 
-    path = _pages(elodie_history.pk)[name]
-    data = " ".join(
-        [
-            "demo Élodie Lefèvre Zoé elodie.lefevre@example.fr Revendeurs Fidélité Nouveauté",
-            "3 rue Oberkampf Paris 75011 FR",
-        ]
-    )
-    texts = {}
-    for locale in ("en-US", lang):
-        ctx = browser.new_context(locale=locale)
-        try:
-            page = ctx.new_page()
-            log_in(page, admin_url(f"/admin/login/?next={path}"), demo_user.username, PASSWORD)
-            # The site's name is checked on its own (test_site_name_is_translated).
-            texts[locale] = " ".join(
-                page.locator(sel).inner_text()
-                for sel in ("#user-tools", "#nav-sidebar", "#content")
-                if page.locator(sel).count()
-            )
-        finally:
-            ctx.close()
-    english = _words(texts["en-US"], data)
-    shown = _words(texts[lang], data)
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="not on the walk list: a superuser's index and sidebar show the third-party apps "
+    "(django-axes “Access attempts/failures/logs”, django-otp “TOTP devices”, django-tasks-db "
+    "“Database backend”, “Task results”) in English on French and Spanish pages",
+)
+@pytest.mark.parametrize("lang", ["fr", "es"])
+def test_superuser_index_shows_no_english(browser, admin_url, demo_user, lang):
+    url = admin_url("/admin/")
+    english = _words(visible_text(browser, url, demo_user, "en-US"), "demo")
+    shown = _words(visible_text(browser, url, demo_user, lang), "demo")
     untranslated = (english & shown) - SAME_IN_BOTH[lang] - NOT_TRANSLATED
     assert not untranslated, " ".join(sorted(untranslated))
 
@@ -205,7 +233,9 @@ def test_page_shows_no_english_outside_data(
         pytest.param(
             "es",
             {"customer", "back", "office"},
-            marks=pytest.mark.xfail(strict=True, reason=f"issue 14: {SPANISH_BACK_OFFICE}"),
+            marks=pytest.mark.xfail(
+                strict=True, raises=AssertionError, reason=f"issue 14: {SPANISH_BACK_OFFICE}"
+            ),
         ),
     ],
 )
