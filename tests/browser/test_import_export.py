@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.pages import LIST, click_and_wait, listed_names, messages, run_action, tick
+from tests.browser.pages import (
+    LIST,
+    click_and_wait,
+    listed_names,
+    messages,
+    run_action,
+    select_all_matching,
+    sidebar_filter,
+    tick,
+)
 
 SHOPIFY_HEADER = (
     "First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,"
@@ -119,3 +128,17 @@ def test_export_of_the_whole_list_and_of_ticked_rows(demo, admin_url, make_custo
     rows = download_export(demo)
     assert sorted(r["Last Name"] for r in rows) == ["One", "Two"]
     assert not messages(demo)
+
+
+def test_export_of_all_customers_matching_the_filtered_list(demo, admin_url, make_customer):
+    for n in range(1, 13):
+        make_customer(first_name="Ex", last_name=f"Loyal{n:02d}", tags=["Loyal"])
+    make_customer(first_name="Ex", last_name="Other", email="other@example.com")
+    demo.goto(admin_url(f"{LIST}?per_page=10"))
+    sidebar_filter(demo, "tag", "Loyal")
+    assert len(listed_names(demo)) == 10
+    select_all_matching(demo, 12)
+    run_action(demo, "Export selected customers")
+    assert demo.get_by_label("The filtered list").is_checked()
+    rows = download_export(demo)
+    assert sorted(r["Last Name"] for r in rows) == [f"Loyal{n:02d}" for n in range(1, 13)]
