@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.pages import LIST, click_and_wait, messages, search
+from customers.models import Order
+from tests.browser.pages import (
+    LIST,
+    click_and_wait,
+    customer_field,
+    listed_names,
+    messages,
+    search,
+    sidebar_filter,
+)
 
 
 @pytest.fixture
@@ -72,11 +81,107 @@ def test_a_wrong_military_address_shows_its_message_and_a_right_one_saves(demo, 
     assert saved.get_by_label("City").input_value() == "APO"
 
 
+def blank_note(page):
+    """The note form to write in: the blank row, or a new one when the page shows none."""
+    blank = page.locator("#notes-group tr.form-row:not(.has_original):not(.empty-form)")
+    if not blank.count():
+        page.get_by_role("button", name="Add another Note").click()
+    return blank.first
+
+
 def test_add_a_note_and_see_it_with_its_author(demo, admin_url, alice):
     open_customer(demo, admin_url, "Alice Martin")
-    demo.locator("#notes-0").get_by_role("textbox").fill("Prefers delivery after 6 pm.")
+    blank_note(demo).get_by_role("textbox").fill("Prefers delivery after 6 pm.")
     save_and_continue(demo)
     assert any("was changed successfully" in text for text in messages(demo))
     note = demo.locator("#notes-0")
     assert note.get_by_role("textbox").input_value() == "Prefers delivery after 6 pm."
     assert "demo" in note.inner_text()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 14: the blank extra note row already shows a “Written” time and a Remove link",
+)
+def test_the_blank_note_row_shows_no_time_and_no_remove_link(demo, admin_url, alice):
+    open_customer(demo, admin_url, "Alice Martin")
+    blank = demo.locator("#notes-group tr.form-row:not(.has_original):not(.empty-form)")
+    for number in range(blank.count()):
+        row = blank.nth(number)
+        assert row.locator("td.field-created_at").inner_text().strip() in {"", "-", "—"}
+        assert not row.get_by_role("link", name="Remove").count()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 14: the change form shows taggit's quoting and splits a multi-word tag typed "
+    "without commas; tags are separated by commas only, as in Shopify",
+)
+def test_change_form_shows_plain_tags_and_keeps_multi_word_tags(demo, admin_url, make_customer):
+    make_customer(first_name="Alice", last_name="Martin", tags=["Loyal customer", "Newsletter"])
+    open_customer(demo, admin_url, "Alice Martin")
+    tags = customer_field(demo, "Tags")
+    assert tags.input_value() == "Loyal customer, Newsletter"
+    tags.fill("Loyal customer, Newsletter, Gift card buyer")
+    save_and_continue(demo)
+    shown = customer_field(demo, "Tags").input_value()
+    assert sorted(shown.split(", ")) == ["Gift card buyer", "Loyal customer", "Newsletter"]
+    demo.goto(admin_url(LIST))
+    tag_choices = demo.locator("#changelist-filter details").filter(has_text="By tag")
+    assert set(tag_choices.get_by_role("link").all_inner_texts()) == {
+        "All",
+        "Gift card buyer",
+        "Loyal customer",
+        "Newsletter",
+    }
+    sidebar_filter(demo, "tag", "Gift card buyer")
+    assert listed_names(demo) == ["Alice Martin"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 14: the list shows phones in national format, the change form in E.164; "
+    "show them one way (the list's) and accept any format",
+)
+def test_change_form_shows_the_phone_as_the_list_does(demo, admin_url, make_customer):
+    make_customer(first_name="Alice", last_name="Martin", phone="+12015550123")
+    demo.goto(admin_url(LIST))
+    assert "(201) 555-0123" in demo.locator("#result_list tbody tr").first.inner_text()
+    open_customer(demo, admin_url, "Alice Martin")
+    phone = customer_field(demo, "Phone")
+    assert phone.input_value() == "(201) 555-0123"
+    phone.fill("+1 617 555 0142")
+    save_and_continue(demo)
+    assert customer_field(demo, "Phone").input_value() == "(617) 555-0142"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 14: the order page shows the shipping address as raw JSON",
+)
+def test_order_page_shows_the_shipping_address_as_an_address(demo, admin_url, alice, make_order):
+    order = make_order(
+        alice,
+        number="#1042",
+        shipping_address={
+            "name": "Alice Martin",
+            "address1": "12 Elm St",
+            "address2": "Apt 4",
+            "city": "Boston",
+            "province_code": "MA",
+            "postal_code": "02114",
+            "country_code": "US",
+        },
+    )
+    demo.goto(admin_url(f"/admin/customers/order/{order.pk}/change/"))
+    shown = demo.locator(".field-shipping_address .readonly").inner_text()
+    assert not set(shown) & set('{}"'), shown
+    assert "address1" not in shown and "postal_code" not in shown
+    lines = [line.strip() for line in shown.splitlines() if line.strip()]
+    assert lines[:3] == ["Alice Martin", "12 Elm St", "Apt 4"], lines
+    assert "Boston" in shown and "02114" in shown
+    assert Order.objects.get(pk=order.pk).shipping_address["city"] == "Boston"

@@ -131,3 +131,62 @@ def test_page_size_is_chosen_under_the_list(demo, admin_url, make_customer):
     assert len(listed_names(demo)) == 5
     # The chosen size stays while paging.
     assert demo.locator(".page-size strong").inner_text() == "10"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 14: French national numbers (06 12 34 56 78) find nobody; search should try "
+    "the regions of the store's customers' countries, not only the store's region",
+)
+def test_search_by_a_french_national_number_finds_the_french_customer(
+    demo, admin_url, shop, make_customer, make_address
+):
+    marie = make_customer(first_name="Marie", last_name="Curie", phone="+33612345678")
+    make_address(
+        marie,
+        address1="3 rue Oberkampf",
+        city="Paris",
+        province_code="",
+        country_code="FR",
+        postal_code="75011",
+    )
+    demo.goto(admin_url(LIST))
+    search(demo, "06 12 34 56 78")
+    assert listed_names(demo) == ["Marie Curie"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 14: at a 1366-pixel laptop width the list clips the status column and wraps "
+    "names over several lines",
+)
+def test_the_list_fits_a_laptop_screen(demo, admin_url, shop, make_customer):
+    make_customer(
+        first_name="Marie-Christine",
+        last_name="Delacroix-Montgomery",
+        email="marie-christine.delacroix-montgomery@example.com",
+        phone="+12015550199",
+        tags=["Loyal customer", "Newsletter", "Gift card buyer"],
+    )
+    demo.set_viewport_size({"width": 1366, "height": 900})
+    demo.goto(admin_url(LIST))
+    overflow = demo.locator("#changelist .results").evaluate(
+        "el => el.scrollWidth - el.clientWidth"
+    )
+    assert overflow <= 0, f"the table is {overflow} px wider than its box"
+    for cell in demo.locator("#result_list td.field-status_and_erasure").all():
+        box = cell.bounding_box()
+        assert box["x"] + box["width"] <= 1366
+    for cell, most in (("th a", 2), ("td.field-phone_formatted", 1)):
+        for shown in demo.locator(f"#result_list tbody {cell}").all():
+            assert lines_of(shown) <= most, shown.inner_text()
+
+
+def lines_of(locator) -> int:
+    """How many lines of text an element takes on the screen."""
+    return locator.evaluate(
+        "el => { const r = document.createRange(); r.selectNodeContents(el);"
+        " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"
+    )
