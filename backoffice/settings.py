@@ -193,6 +193,9 @@ TAGGIT_CASE_INSENSITIVE = True
 
 # Store settings.
 BACKOFFICE_PHONE_REGION = os.environ.get("BACKOFFICE_PHONE_REGION", "US").upper()
+# The currency the back office counts money in: orders in another currency count at the rate
+# stored on the order, or are shown apart when none is.
+BACKOFFICE_STORE_CURRENCY = os.environ.get("BACKOFFICE_STORE_CURRENCY", "USD").upper()
 # How imports and channel syncs find an existing customer:
 # email_then_phone (default), phone_then_email, email_only, phone_only.
 BACKOFFICE_CUSTOMER_MATCHING = os.environ.get("BACKOFFICE_CUSTOMER_MATCHING", "email_then_phone")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, DecimalField, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Max, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce, Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +14,7 @@ from taggit.models import ItemBase, TagBase
 
 from customers.address_keys import address_key_expression
 from customers.addresses import military_address_errors, military_normalise
-from customers.phones import phone_to_e164
+from customers.phones import phone_region, phone_to_e164
 
 EMAIL_OR_PHONE_REQUIRED = _("A customer needs an email address or a phone number.")
 PHONE_INVALID = _("%(value)s is not a valid phone number.")
@@ -102,6 +102,9 @@ class TaggedOrder(ItemBase):
 
 # Records that are no longer a person of their own: folded into another, or erased.
 NOT_LIVE = ("merged", "redacted")
+# An erasure request not yet carried out, on a record that is still a person of its own. The one
+# definition: the QuerySet methods and ``Customer.erasure_is_pending`` both read it.
+ERASURE_PENDING = models.Q(erasure_requested_at__isnull=False) & ~models.Q(status__in=NOT_LIVE)
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -115,7 +118,11 @@ class CustomerQuerySet(models.QuerySet):
 
     def erasure_pending(self) -> CustomerQuerySet:
         """Customers with an erasure request not yet carried out."""
-        return self.live().filter(erasure_requested_at__isnull=False)
+        return self.filter(ERASURE_PENDING)
+
+    def erasure_not_pending(self) -> CustomerQuerySet:
+        """Customers without an erasure request waiting to be carried out (any status)."""
+        return self.exclude(ERASURE_PENDING)
 
     def erasure_requestable(self) -> CustomerQuerySet:
         """Customers whose erasure can be requested: live, with no request pending."""
@@ -131,19 +138,8 @@ class CustomerQuerySet(models.QuerySet):
         """Customers the list shows before any status filter: not archived, not merged."""
         return self.exclude(status__in=[Status.MERGED, Status.ARCHIVED])
 
-    def with_order_counts(self) -> CustomerQuerySet:
-        """Annotate ``order_count`` with one correlated subquery (no join fan-out, no GROUP BY)."""
-        counts = (
-            Order.objects.filter(customer=OuterRef("pk"))
-            .order_by()
-            .values("customer")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return self.annotate(order_count=Coalesce(Subquery(counts), Value(0)))
-
     def with_order_counts_between(self, low: int, high: int | None) -> CustomerQuerySet:
-        qs = self.with_order_counts().filter(order_count__gte=low)
+        qs = self.filter(order_count__gte=low)
         return qs if high is None else qs.filter(order_count__lte=high)
 
     def deletable(self) -> CustomerQuerySet:
@@ -228,6 +224,15 @@ class Customer(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     version = models.PositiveIntegerField(_("version"), default=1)
+    # The order summary: derived from the customer's orders by services.order_summary, never
+    # typed, so the list sorts and filters on money without aggregating orders per page view.
+    order_count = models.PositiveIntegerField(_("orders"), default=0, db_index=True)
+    total_spent = models.DecimalField(
+        _("total spent"), max_digits=14, decimal_places=2, default=0, db_index=True
+    )
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True, db_index=True)
+    # Orders in another currency with no rate stored, by currency: shown apart, never added.
+    spent_unconverted = models.JSONField(_("spent in other currencies"), default=dict, blank=True)
 
     objects = CustomerQuerySet.as_manager()
 
@@ -300,7 +305,7 @@ class Customer(models.Model):
         self.email = (self.email or "").strip().lower()
         raw_phone = (self.phone or "").strip()
         if raw_phone:
-            e164 = phone_to_e164(raw_phone, self.default_country_code())
+            e164 = phone_to_e164(raw_phone, phone_region(country_code=self.default_country_code()))
             if e164 is None:
                 raise ValidationError(
                     {
@@ -465,6 +470,11 @@ class Order(models.Model):
     placed_at = models.DateTimeField(_("placed"), default=timezone.now, db_index=True)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="USD")
+    # Store-currency units per unit of ``currency`` when the order was placed, as the channel
+    # sent it (Shopify's shop_money over presentment_money); empty if unknown.
+    exchange_rate = models.DecimalField(
+        _("exchange rate"), max_digits=18, decimal_places=8, null=True, blank=True
+    )
     source = models.CharField(_("source channel"), max_length=20, choices=Channel)
     shipping_address = models.JSONField(_("shipping address"), default=dict, blank=True)
     tags = TaggableManager(verbose_name=_("tags"), through=TaggedOrder, blank=True)

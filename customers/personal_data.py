@@ -70,6 +70,11 @@ CUSTOMER_NOT_PERSONAL_FIELDS = (
     "created_at",
     "updated_at",
     "version",
+    # The order summary, derived from the orders (whose totals are not personal either).
+    "order_count",
+    "total_spent",
+    "last_order_at",
+    "spent_unconverted",
 )
 # Of the bookkeeping, what the change form records in the audit trail besides the identity.
 CUSTOMER_AUDITED_BOOKKEEPING = ("tax_exempt", "group", "source", "status")
@@ -107,6 +112,7 @@ ORDER_NOT_PERSONAL_FIELDS = (
     "placed_at",
     "total",
     "currency",
+    "exchange_rate",
     "source",
     "tags",
 )

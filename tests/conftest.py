@@ -7,10 +7,10 @@ import itertools
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from customers.models import Address, Customer, Order
+from customers.services.order_summary import order_summaries_refresh
+from tests.backoffice.helpers import mark_second_factor_passed
 
 _counter = itertools.count(1)
 
@@ -32,10 +32,7 @@ def _force_login_passes_two_factor(monkeypatch):
 
     def force_login_verified(self, user, backend=None):
         force_login(self, user, backend)
-        device, _ = TOTPDevice.objects.get_or_create(user=user, defaults={"name": "test"})
-        session = self.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
+        mark_second_factor_passed(self, user)
 
     monkeypatch.setattr(Client, "force_login", force_login_verified)
 
@@ -95,7 +92,10 @@ def make_order(db):
         fields.setdefault("number", f"#{n}")
         fields.setdefault("total", "10.00")
         fields.setdefault("source", "shopify")
-        return Order.objects.create(customer=customer, **fields)
+        order = Order.objects.create(customer=customer, **fields)
+        # Orders come from orders_record, which keeps the summary; this shortcut does it too.
+        order_summaries_refresh(customer_ids=[customer.pk] if customer else [])
+        return order
 
     return build
 

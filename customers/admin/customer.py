@@ -37,8 +37,10 @@ from customers.admin.privacy import ERASURE_PENDING, cancel_erasure, request_era
 from customers.models import Address, Customer, Note, Order, Status
 from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import phone_display, phone_search_candidates, phone_search_digits
+from customers.selectors.search import customers_exact_match
 from customers.services.deletion import customers_delete
 from customers.services.editing import RelatedEdits, customer_save
+from customers.services.order_summary import money_display
 
 PAGE_SIZES = (10, 20, 50, 100, 200, 500)
 PAGE_SIZE_PARAM = "per_page"
@@ -101,6 +103,9 @@ class CustomerAdmin(admin.ModelAdmin):
         "group",
         "tag_list",
         "order_count",
+        "spent",
+        "last_order_at",
+        "created_at",
         "status_and_erasure",
     ]
     list_display_links = ["display_name", "email"]
@@ -391,9 +396,12 @@ class CustomerAdmin(admin.ModelAdmin):
         return CustomerChangeList
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_order_counts().prefetch_related("tags")
+        return super().get_queryset(request).prefetch_related("tags")
 
     def get_search_results(self, request, queryset, search_term):
+        exact = customers_exact_match(queryset, search_term)
+        if exact is not None:
+            return exact, False
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         phones = phone_search_candidates(search_term)
         digits = phone_search_digits(search_term)
@@ -417,6 +425,10 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description=_("orders"), ordering="order_count")
     def order_count(self, obj):
         return obj.order_count
+
+    @admin.display(description=_("total spent"), ordering="total_spent")
+    def spent(self, obj):
+        return money_display(obj.total_spent, obj.spent_unconverted)
 
     @admin.display(description=_("totals"))
     def order_summary(self, obj):
@@ -486,7 +498,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_and_erasure(self, obj):
-        if obj.erasure_requested_at is not None and obj.status != Status.REDACTED:
+        if obj.erasure_is_pending:
             return format_html(
                 '{} <strong class="erasure-pending">· {}</strong>',
                 obj.get_status_display(),

@@ -83,9 +83,9 @@ class ErasureRequestedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(erasure_requested_at__isnull=False)
+            return queryset.erasure_pending()
         if self.value() == "no":
-            return queryset.filter(erasure_requested_at__isnull=True)
+            return queryset.erasure_not_pending()
         return queryset
 
 

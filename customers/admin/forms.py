@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from taggit.forms import TagField
 
 from customers.models import PHONE_INVALID, Customer, Tag
-from customers.phones import phone_to_e164
+from customers.phones import phone_region, phone_to_e164
 from customers.services.editing import customer_check_version
 from customers.services.emailing import email_template_check
 from customers.services.tagging import TAG_NAMES_EMPTY, tag_names_clean
@@ -147,7 +147,8 @@ class CustomerAdminForm(CustomerVersionFormMixin, forms.ModelForm):
         exclude.difference_update({"status", "merged_into"})
         return exclude
 
-    def phone_region(self) -> str:
+    def default_country(self) -> str:
+        """The country of the default address as posted (else as stored): the phone's region."""
         total = self.data.get("addresses-TOTAL_FORMS", "0")
         for index in range(int(total) if total.isdigit() else 0):
             prefix = f"addresses-{index}-"
@@ -165,7 +166,7 @@ class CustomerAdminForm(CustomerVersionFormMixin, forms.ModelForm):
         raw = (self.cleaned_data.get("phone") or "").strip()
         if not raw:
             return raw
-        e164 = phone_to_e164(raw, self.phone_region())
+        e164 = phone_to_e164(raw, phone_region(country_code=self.default_country()))
         if e164 is None:
             raise ValidationError(PHONE_INVALID, code="phone_invalid", params={"value": raw})
         return e164

@@ -202,9 +202,7 @@ def _merge_page(
             messages.ERROR,
         )
         return None
-    customers = list(
-        Customer.objects.with_order_counts().select_related("group").filter(pk__in=set(ids))
-    )
+    customers = list(Customer.objects.select_related("group").filter(pk__in=set(ids)))
     if len(customers) < 2:
         modeladmin.message_user(request, MERGE_NEEDS_TWO, messages.ERROR)
         return None

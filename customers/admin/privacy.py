@@ -39,6 +39,7 @@ CONFIRMATION_SHOWN = 50
 ERASURE_PENDING = _("Erasure pending")
 ERASURE_TEMPLATE = f"{TEMPLATE_DIR}/erasure_confirmation.html"
 
+
 def erased_data() -> list[str]:
     """What erasure removes, in words, for the confirmation page."""
     return [
@@ -64,11 +65,7 @@ def format_datetime(value) -> str:
 def erasure_change_context(modeladmin, request, customer: Customer | None) -> dict:
     """The change page's erasure banner and buttons for ``customer`` (None: not found)."""
     status = customer.status if customer else None
-    pending = (
-        customer is not None
-        and customer.erasure_requested_at is not None
-        and status not in (Status.MERGED, Status.REDACTED)
-    )
+    pending = customer is not None and customer.erasure_is_pending
     may_request = modeladmin.has_request_erasure_permission(request)
     context = {
         "erasure_pending": pending,

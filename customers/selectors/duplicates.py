@@ -238,7 +238,7 @@ def duplicate_groups_with_customers(rows) -> list[DuplicateGroup]:
         for row in rows
     ]
     wanted = {pk for group in groups for pk in group.ids}
-    by_id = Customer.objects.with_order_counts().select_related("group").in_bulk(wanted)
+    by_id = Customer.objects.select_related("group").in_bulk(wanted)
     for group in groups:
         group.customers = [by_id[pk] for pk in group.ids if pk in by_id]
     return groups

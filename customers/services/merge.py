@@ -45,6 +45,7 @@ from customers.personal_data import (
     CUSTOMER_IDENTITY_FIELDS,
 )
 from customers.services.consent import CHANNELS, consent_apply
+from customers.services.order_summary import order_summaries_refresh
 
 MERGE_NEEDS_TWO = _("Select at least two customers to merge.")
 MERGE_NOT_FOUND = _("A selected customer no longer exists. Reload the list and select again.")
@@ -125,10 +126,7 @@ def _is_empty(value) -> bool:
 
 
 def merge_default_survivor(customers: Sequence[Customer]) -> Customer:
-    """Pick the customer to keep: the most orders, then the oldest.
-
-    ``customers`` carry ``order_count`` (``CustomerQuerySet.with_order_counts``).
-    """
+    """Pick the customer to keep: the most orders (its order summary), then the oldest."""
     return min(customers, key=lambda c: (-c.order_count, c.created_at, c.pk))
 
 
@@ -337,7 +335,7 @@ def _refusal(
         return ValidationError(MERGE_ALREADY_MERGED, code="merge_already_merged", params=params)
     if customer.status == Status.REDACTED:
         return ValidationError(MERGE_REDACTED, code="merge_redacted", params=params)
-    if customer.erasure_requested_at is not None:
+    if customer.erasure_is_pending:
         return ValidationError(MERGE_ERASURE_PENDING, code="merge_erasure_pending", params=params)
     return None
 
@@ -369,6 +367,7 @@ def _merge_move(*, plan: MergePlan, absorbed_ids: list[int], now: datetime.datet
         status=Status.MERGED, merged_into_id=survivor_id, version=F("version") + 1, updated_at=now
     )
     Order.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor_id)
+    order_summaries_refresh(customer_ids=[survivor_id, *absorbed_ids])
     Note.objects.filter(customer_id__in=absorbed_ids).update(customer_id=survivor_id)
     cleared = [pk for pks in plan.defaults_cleared.values() for pk in pks]
     Address.objects.filter(pk__in=cleared).update(is_default=False)
@@ -429,7 +428,7 @@ def customers_merge(
             MERGE_TOO_MANY, code="merge_too_many", params={"count": len(ids), "max": MERGE_MAX}
         )
     customers_lock(ids=ids)
-    by_id = Customer.objects.with_order_counts().in_bulk(ids)
+    by_id = Customer.objects.in_bulk(ids)
     if len(by_id) != len(ids):
         raise ValidationError(MERGE_NOT_FOUND, code="merge_not_found")
     refusals = merge_refusals([by_id[pk] for pk in ids], expected_versions)
@@ -662,6 +661,7 @@ def _unmerge_apply(*, actor: Actor, merge: CustomerMerge, survivor: Customer) ->
         ],
         ignore_conflicts=True,
     )
+    order_summaries_refresh(customer_ids=[survivor.pk, *moved])
     counts = {
         key: sum(summary[key] for summary in summaries.values())
         for key in ("orders", "notes", "addresses", "tag_links")

@@ -10,6 +10,7 @@ from customers.audit.events import Actor, orders_recorded_events
 from customers.db.locks import selection_lock
 from customers.models import Order, TaggedCustomer, TaggedOrder
 from customers.selectors.matching import customers_survivors
+from customers.services.order_summary import order_summaries_refresh
 
 BATCH_SIZE = 2000
 
@@ -52,6 +53,7 @@ def orders_record(*, actor: Actor, orders: list[Order]) -> int:
     """
     customer_ids = _lock_survivors(orders)
     created = Order.objects.bulk_create(orders, batch_size=BATCH_SIZE)
+    order_summaries_refresh(customer_ids=customer_ids)
     tags_by_customer: dict[int, list[int]] = defaultdict(list)
     for start in range(0, len(customer_ids), BATCH_SIZE):
         chunk = list(customer_ids)[start : start + BATCH_SIZE]

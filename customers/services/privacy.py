@@ -177,7 +177,7 @@ def customer_request_erasure(*, actor: Actor, customer_id: int) -> None:
         raise ValidationError(
             ERASURE_NOT_POSSIBLE, code="erasure_not_possible", params={"customer": customer}
         )
-    if customer.erasure_requested_at is not None:
+    if customer.erasure_is_pending:
         raise ValidationError(
             ERASURE_ALREADY_REQUESTED,
             code="erasure_already_requested",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.test import Client
 from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -32,3 +33,11 @@ def code_for(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
         device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=steps_ahead
     )
     return f"{number:0{device.digits}d}"
+
+
+def mark_second_factor_passed(client: Client, user) -> None:
+    """Record in the client's session that ``user`` passed the code page (after force_login)."""
+    device, _ = TOTPDevice.objects.get_or_create(user=user, defaults={"name": "test"})
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()

@@ -28,3 +28,37 @@ def setup_django(db_name: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def time_pages(client, pages, *, repeat: int, width: int = 28) -> None:
+    """GET each (label, url) ``repeat`` times; print its query count and median server time."""
+    import statistics
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for label, url in pages:
+        times = []
+        for _ in range(repeat):
+            with CaptureQueriesContext(connection) as ctx:
+                t0 = time.perf_counter()
+                response = client.get(url)
+                times.append(time.perf_counter() - t0)
+            assert response.status_code == 200, (url, response.status_code)
+        print(
+            f"  {label:{width}s} queries={len(ctx.captured_queries):5d}  "
+            f"median={statistics.median(times) * 1000:6.0f} ms  max={max(times) * 1000:6.0f} ms"
+        )
+
+
+def staff_client(user):
+    """A test client signed in as ``user``, second factor included."""
+    from django.test import Client
+
+    from tests.backoffice.helpers import mark_second_factor_passed
+
+    client = Client()
+    client.force_login(user)
+    mark_second_factor_passed(client, user)
+    return client

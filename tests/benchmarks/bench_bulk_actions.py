@@ -9,26 +9,12 @@ import time
 from tests.benchmarks._setup import setup_django
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--selected", type=int, default=10_000)
-    args = parser.parse_args()
-    setup_django("bench_bulk_actions")
-
-    from django.conf import settings
-    from django.db import connection, transaction
-    from django.test.utils import CaptureQueriesContext
+def _populate(count: int) -> int:
+    """Create ``count`` customers (1 in 50 subscribed, 1 in 7 with an order); return first pk."""
+    from django.db import connection
 
     from customers.models import Customer, Order
-    from customers.services.archiving import customers_archive, customers_unarchive
-    from customers.services.deletion import customers_delete, customers_deletion_plan
-    from customers.services.emailing import customers_email
-    from customers.services.grouping import customers_assign_group
-    from customers.services.tagging import customers_add_tags, customers_remove_tags
-    from groups.models import CustomerGroup
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     started = time.perf_counter()
     Customer.objects.bulk_create(
         (
@@ -38,7 +24,7 @@ def main() -> None:
                 email=f"customer{i}@example.com",
                 has_active_subscription=i % 50 == 1,
             )
-            for i in range(args.customers)
+            for i in range(count)
         ),
         batch_size=2000,
     )
@@ -46,31 +32,57 @@ def main() -> None:
     Order.objects.bulk_create(
         (
             Order(number=str(i), customer_id=first + i, total="10.00", source="shopify")
-            for i in range(0, args.customers, 7)
+            for i in range(0, count, 7)
         ),
         batch_size=2000,
     )
-    group = CustomerGroup.objects.create(name="Benchmark")
     print(
-        f"{connection.vendor}: {args.customers} customers created in "
-        f"{time.perf_counter() - started:.1f} s"
+        f"{connection.vendor}: {count} customers created in {time.perf_counter() - started:.1f} s"
     )
+    return first
+
+
+def timed(label: str, work) -> None:
+    """Run ``work`` in a transaction; print its wall and CPU time and query count."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        with transaction.atomic():  # the services' own atomic, plus on_commit (email)
+            result = work()
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    verdict = "ok" if elapsed < 3 else "SLOW"
+    # cpu: this process only (all of SQLite's work; Python only on PostgreSQL). On a shared
+    # machine it shows how much of the wall time was waiting for a core.
+    print(
+        f"  {label:45s} {elapsed:6.2f} s (cpu {cpu:5.2f} s)  queries={len(ctx):4d}  "
+        f"{verdict}  {result}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--selected", type=int, default=10_000)
+    args = parser.parse_args()
+    setup_django("bench_bulk_actions")
+
+    from django.conf import settings
+
+    from customers.models import Customer
+    from customers.services.archiving import customers_archive, customers_unarchive
+    from customers.services.deletion import customers_delete, customers_deletion_plan
+    from customers.services.emailing import customers_email
+    from customers.services.grouping import customers_assign_group
+    from customers.services.tagging import customers_add_tags, customers_remove_tags
+    from groups.models import CustomerGroup
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    first = _populate(args.customers)
+    group = CustomerGroup.objects.create(name="Benchmark")
     everyone = Customer.objects.listed_by_default()  # "select all" on the default list
     selection = Customer.objects.filter(pk__lt=first + args.selected)
-
-    def timed(label: str, work):
-        with CaptureQueriesContext(connection) as ctx:
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            with transaction.atomic():  # the services' own atomic, plus on_commit (email)
-                result = work()
-            elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        verdict = "ok" if elapsed < 3 else "SLOW"
-        # cpu: this process only (all of SQLite's work; Python only on PostgreSQL). On a shared
-        # machine it shows how much of the wall time was waiting for a core.
-        print(
-            f"  {label:45s} {elapsed:6.2f} s (cpu {cpu:5.2f} s)  queries={len(ctx):4d}  "
-            f"{verdict}  {result}"
-        )
 
     timed(
         f"add one tag to all {args.customers}",

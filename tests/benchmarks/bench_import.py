@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from tests.benchmarks._setup import setup_django
+from tests.benchmarks._setup import setup_django, staff_client
 
 SHOPIFY = [
     "First Name",
@@ -183,14 +183,12 @@ def wipe() -> None:
 
 def admin_timings(rows: int, workdir: str) -> tuple[float, float]:
     from django.contrib.auth import get_user_model
-    from django.test import Client
     from django.urls import reverse
 
     path = os.path.join(workdir, f"admin-{rows}.csv")
     write_file(path, rows, seed=7)
     user = get_user_model().objects.create_superuser("bench", "bench@example.com", "pw")
-    client = Client()
-    client.force_login(user)
+    client = staff_client(user)
     url = reverse("admin:customers_customer_import")
     with open(path, "rb") as f:
         started = time.perf_counter()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import time
 
-from tests.benchmarks._setup import setup_django
+from tests.benchmarks._setup import setup_django, staff_client, time_pages
 
 
 def main() -> None:
@@ -20,8 +19,6 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     started = time.perf_counter()
     call_command("seed_demo", customers=args.customers, stdout=io.StringIO())
@@ -29,8 +26,7 @@ def main() -> None:
         f"{connection.vendor}: seed_demo --customers {args.customers}: "
         f"{time.perf_counter() - started:.1f} s"
     )
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="demo"))
+    client = staff_client(get_user_model().objects.get(username="demo"))
     pages = [
         ("default list, 100 rows", "/admin/customers/customer/"),
         ("10 rows", "/admin/customers/customer/?per_page=10"),
@@ -40,18 +36,7 @@ def main() -> None:
         ("search phone 613-555-1212", "/admin/customers/customer/?q=613-555-1212"),
         ("search name", "/admin/customers/customer/?q=dupont"),
     ]
-    for label, url in pages:
-        times = []
-        for _ in range(args.repeat):
-            with CaptureQueriesContext(connection) as ctx:
-                t0 = time.perf_counter()
-                response = client.get(url)
-                times.append(time.perf_counter() - t0)
-            assert response.status_code == 200, (url, response.status_code)
-        print(
-            f"  {label:28s} queries={len(ctx.captured_queries):3d} "
-            f"median={statistics.median(times) * 1000:6.0f} ms  max={max(times) * 1000:6.0f} ms"
-        )
+    time_pages(client, pages, repeat=args.repeat)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from tests.benchmarks._setup import setup_django
+from tests.benchmarks._setup import setup_django, staff_client
 
 BATCH = 10_000
 
@@ -174,13 +174,11 @@ def main() -> None:
 
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client
 
     actor = get_user_model().objects.create_superuser("bench", "bench@example.com", "pw")
     print(f"database: {connection.vendor}")
     bench_merge(actor)
-    client = Client()
-    client.force_login(actor)
+    client = staff_client(actor)
     built = 0
     for size in sorted(args.sizes):
         _, times = timed(lambda s=size, b=built: grow(b, s))
@@ -204,7 +202,6 @@ def reuse(url: str, repeat: int) -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
     from django.test.utils import setup_test_environment
 
     from customers.models import Customer
@@ -213,8 +210,7 @@ def reuse(url: str, repeat: int) -> None:
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="bench"))
+    client = staff_client(get_user_model().objects.get(username="bench"))
     print(f"database: {connection.vendor}, reused")
     print(f"{Customer.objects.count():,} customers:")
     bench_finder(client, 0, repeat)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import time
 from datetime import timedelta
 
-from tests.benchmarks._setup import setup_django
+from tests.benchmarks._setup import setup_django, staff_client, time_pages
 
 
 def main() -> None:
@@ -23,7 +22,6 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
@@ -67,9 +65,8 @@ def main() -> None:
         kind=EventKind.UPDATED,
         rows=[(customer.pk, {"changes": {"company": ["A", "B"]}})] * args.events,
     )
-    client = Client()
-    client.force_login(user)
-    for label, url in (
+    client = staff_client(user)
+    pages = (
         (
             f"history page 1 ({args.events} events)",
             f"/admin/customers/customer/{customer.pk}/history/",
@@ -77,18 +74,8 @@ def main() -> None:
         ("history last page", f"/admin/customers/customer/{customer.pk}/history/?p=last"),
         ("change page", f"/admin/customers/customer/{customer.pk}/change/"),
         ("personal-data export", f"/admin/customers/customer/{customer.pk}/personal-data/"),
-    ):
-        times = []
-        for _ in range(args.repeat):
-            with CaptureQueriesContext(connection) as ctx:
-                t0 = time.perf_counter()
-                response = client.get(url)
-                times.append(time.perf_counter() - t0)
-            assert response.status_code == 200, (url, response.status_code)
-        print(
-            f"  {label:46s} queries={len(ctx.captured_queries):5d}  "
-            f"median={statistics.median(times) * 1000:6.0f} ms"
-        )
+    )
+    time_pages(client, pages, repeat=args.repeat, width=46)
 
 
 if __name__ == "__main__":

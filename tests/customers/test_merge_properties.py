@@ -16,6 +16,7 @@ from customers.models import (
     TaggedCustomer,
 )
 from customers.services.merge import customer_unmerge, customers_merge
+from customers.services.order_summary import order_summaries_refresh
 
 TAGS = ["VIP", "vip", "Wholesale", "pos", "Newsletter"]
 STREETS = ["1 Main St", "1 main st.", "2 Oak Ave", "PSC 1234 BOX 5678"]
@@ -64,6 +65,7 @@ def build(specs: list[dict]) -> list[Customer]:
             Order(customer=customer, number=f"{index}-{n}", total="1.00", source="pos")
             for n in range(spec["orders"])
         )
+        order_summaries_refresh(customer_ids=[customer.pk])
         Note.objects.bulk_create(
             Note(customer=customer, body=f"note {n}") for n in range(spec["notes"])
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 import unicodedata
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import phonenumbers
@@ -214,6 +216,146 @@ def _phone_pool(region: str, rng: random.Random, size: int = 400) -> list[str]:
     return pool
 
 
+SEED_CHUNK = 10_000
+
+
+@dataclass
+class SeedContext:
+    """What every chunk draws from: the random source, groups, tags and phone pools."""
+
+    rng: random.Random
+    demo: object
+    now: datetime
+    groups: list[CustomerGroup]
+    tags: list[Tag]
+    pools: dict[str, list[str]]
+    order_numbers: itertools.count = field(default_factory=lambda: itertools.count(1001))
+
+    @classmethod
+    def build(cls, rng: random.Random, demo) -> SeedContext:
+        groups = [
+            CustomerGroup.objects.get_or_create(
+                name=name, defaults={"description": desc, "discount_percent": discount}
+            )[0]
+            for name, desc, discount in GROUPS
+        ]
+        tags = [
+            Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
+            for name in TAGS
+        ]
+        pools = {region: _phone_pool(region, rng) for region in COUNTRIES}
+        return cls(rng, demo, timezone.now(), groups, tags, pools)
+
+
+@dataclass
+class SeedRows:
+    addresses: list[Address] = field(default_factory=list)
+    links: list[TaggedCustomer] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+
+
+def _consent(rng: random.Random, weights: list[int], created: datetime) -> tuple:
+    """A consent state with the time and source an import would have written."""
+    state = rng.choices(list(Consent.values), weights)[0]
+    if state == "not_subscribed":
+        return state, None, ""
+    return state, created, ConsentSource.IMPORT
+
+
+def _demo_customer(ctx: SeedContext, i: int) -> Customer:
+    """The i-th demo customer, of a country drawn by the store's weights."""
+    rng, now = ctx.rng, ctx.now
+    region = rng.choices(list(COUNTRY_WEIGHTS), list(COUNTRY_WEIGHTS.values()))[0]
+    firsts, lasts, _places, _currency = COUNTRIES[region]
+    first, last = rng.choice(firsts), rng.choice(lasts)
+    local = _ascii(first) + "." + _ascii(last) if _ascii(first + last) else "client"
+    email = f"{local}{i}@example.{region.lower()}" if rng.random() > 0.04 else ""
+    phone = rng.choice(ctx.pools[region]) if (rng.random() < 0.7 or not email) else ""
+    created = now - timedelta(days=rng.randrange(3 * 365), minutes=rng.randrange(1440))
+    email_consent, email_at, email_source = _consent(rng, [55, 35, 10], created)
+    sms_consent, sms_at, sms_source = _consent(rng, [75, 20, 5], created)
+    birth = now - timedelta(days=rng.randrange(18 * 365, 80 * 365))
+    customer = Customer(
+        first_name=first,
+        last_name=last,
+        email=email,
+        phone=phone,
+        date_of_birth=birth.date() if rng.random() < 0.4 else None,
+        company=f"{last} & Cie" if rng.random() < 0.1 else "",
+        username=f"ss-{i:06d}" if rng.random() < 0.15 else "",
+        email_consent=email_consent,
+        email_consent_updated_at=email_at,
+        email_consent_source=email_source,
+        sms_consent=sms_consent,
+        sms_consent_updated_at=sms_at,
+        sms_consent_source=sms_source,
+        tax_exempt=rng.random() < 0.05,
+        group=rng.choice(ctx.groups) if rng.random() < 0.3 else None,
+        source=rng.choices(list(Channel.values), [20, 20, 35, 10, 10, 5])[0],
+        status="archived" if rng.random() < 0.02 else "active",
+        has_active_subscription=rng.random() < 0.05,
+        erasure_requested_at=now - timedelta(days=3) if rng.random() < 0.005 else None,
+        created_at=created,
+    )
+    customer.seed_region = region
+    return customer
+
+
+def _demo_address(ctx: SeedContext, customer: Customer, **extra) -> Address:
+    region = customer.seed_region
+    city, province, postal, street = ctx.rng.choice(COUNTRIES[region][2])
+    return Address(
+        customer=customer,
+        address1=f"{ctx.rng.randrange(1, 200)} {street}",
+        city=city,
+        province_code=province,
+        postal_code=postal,
+        country_code=region,
+        **extra,
+    )
+
+
+def _demo_related(ctx: SeedContext, customer: Customer, rows: SeedRows) -> None:
+    """Add the customer's addresses, tags, note and orders to the chunk's rows."""
+    rng = ctx.rng
+    home = _demo_address(ctx, customer, phone=customer.phone, is_default=True)
+    rows.addresses.append(home)
+    if rng.random() < 0.2:
+        second = "2e étage" if customer.seed_region == "FR" else ""
+        rows.addresses.append(_demo_address(ctx, customer, company="Bureau", address2=second))
+    for tag in rng.sample(ctx.tags, rng.choices([0, 1, 2, 3], [40, 35, 18, 7])[0]):
+        rows.links.append(TaggedCustomer(content_object=customer, tag=tag))
+    if rng.random() < 0.1:
+        written = customer.created_at + timedelta(days=1)
+        rows.notes.append(
+            Note(customer=customer, author=ctx.demo, body=rng.choice(NOTES), created_at=written)
+        )
+    if rng.random() < 0.65:
+        for _ in range(rng.choices([1, 2, 3, 5, 8], [40, 25, 15, 12, 8])[0]):
+            rows.orders.append(_demo_order(ctx, customer, home))
+
+
+def _demo_order(ctx: SeedContext, customer: Customer, home: Address) -> Order:
+    rng = ctx.rng
+    age = max(1, (ctx.now - customer.created_at).days)
+    return Order(
+        number=f"#{next(ctx.order_numbers)}",
+        customer=customer,
+        placed_at=customer.created_at + timedelta(days=rng.randrange(age)),
+        total=Decimal(rng.randrange(900, 45000)) / 100,
+        currency=COUNTRIES[customer.seed_region][3],
+        source=customer.source if customer.source not in ("manual", "csv") else "shopify",
+        shipping_address={
+            "name": customer.full_name,
+            "address1": "—",
+            "city": home.city,
+            "country_code": home.country_code,
+            "postal_code": home.postal_code,
+        },
+    )
+
+
 class Command(BaseCommand):
     help = "Create demo staff users and realistic demo customers (names with accents, orders, ...)."
 
@@ -249,8 +391,7 @@ class Command(BaseCommand):
                 "(use --reset to start again)."
             )
         else:
-            with transaction.atomic():
-                self._seed(customers, random.Random(seed), demo)
+            self._seed(customers, random.Random(seed), demo)
             self.stdout.write(
                 f"Seeded {customers} customers in {time.monotonic() - started:.1f} s."
             )
@@ -312,184 +453,82 @@ class Command(BaseCommand):
         CustomerGroup.objects.all().delete()
 
     def _seed(self, count: int, rng: random.Random, demo) -> None:
-        now = timezone.now()
-        groups = [
-            CustomerGroup.objects.get_or_create(
-                name=name, defaults={"description": desc, "discount_percent": discount}
-            )[0]
-            for name, desc, discount in GROUPS
-        ]
-        tags = []
-        for name in TAGS:
-            tag = Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
-            tags.append(tag)
-        pools = {region: _phone_pool(region, rng) for region in COUNTRIES}
-        regions = list(COUNTRY_WEIGHTS)
-        weights = list(COUNTRY_WEIGHTS.values())
+        """Seed in chunks, each in its own transaction: memory stays flat at any count."""
+        ctx = SeedContext.build(rng, demo)
+        done = 0
+        while done < count:
+            size = min(SEED_CHUNK, count - done)
+            with transaction.atomic():
+                customers = Customer.objects.bulk_create(
+                    [_demo_customer(ctx, done + i) for i in range(size)], batch_size=BATCH
+                )
+                self._seed_related(ctx, customers)
+                if done == 0:
+                    # The store's one valid US military address.
+                    Address.objects.create(
+                        customer=customers[0],
+                        address1="PSC 1234 BOX 5678",
+                        city="APO",
+                        province_code="AE",
+                        postal_code="09012",
+                        country_code="US",
+                        is_default=False,
+                    )
+            done += size
+            if count > SEED_CHUNK:
+                self.stdout.write(f"  {done} / {count} customers")
+        with transaction.atomic():
+            self._seed_planted()
 
-        plans = []
-        rows = []
-        for i in range(count):
-            region = rng.choices(regions, weights)[0]
-            firsts, lasts, places, currency = COUNTRIES[region]
-            first, last = rng.choice(firsts), rng.choice(lasts)
-            local = _ascii(first) + "." + _ascii(last) if _ascii(first + last) else "client"
-            has_email = rng.random() > 0.04
-            email = f"{local}{i}@example.{region.lower()}" if has_email else ""
-            phone = rng.choice(pools[region]) if (rng.random() < 0.7 or not email) else ""
-            email_consent = rng.choices(list(Consent.values), [55, 35, 10])[0]
-            sms_consent = rng.choices(list(Consent.values), [75, 20, 5])[0]
-            created = now - timedelta(days=rng.randrange(3 * 365), minutes=rng.randrange(1440))
-            status = "archived" if rng.random() < 0.02 else "active"
-            rows.append(
-                Customer(
-                    first_name=first,
-                    last_name=last,
-                    email=email,
-                    phone=phone,
-                    date_of_birth=(now - timedelta(days=rng.randrange(18 * 365, 80 * 365))).date()
-                    if rng.random() < 0.4
-                    else None,
-                    company=f"{last} & Cie" if rng.random() < 0.1 else "",
-                    username=f"ss-{i:06d}" if rng.random() < 0.15 else "",
-                    email_consent=email_consent,
-                    email_consent_updated_at=created if email_consent != "not_subscribed" else None,
-                    email_consent_source=ConsentSource.IMPORT
-                    if email_consent != "not_subscribed"
-                    else "",
-                    sms_consent=sms_consent,
-                    sms_consent_updated_at=created if sms_consent != "not_subscribed" else None,
-                    sms_consent_source=ConsentSource.IMPORT
-                    if sms_consent != "not_subscribed"
-                    else "",
-                    tax_exempt=rng.random() < 0.05,
-                    group=rng.choice(groups) if rng.random() < 0.3 else None,
-                    source=rng.choices(list(Channel.values), [20, 20, 35, 10, 10, 5])[0],
-                    status=status,
-                    has_active_subscription=rng.random() < 0.05,
-                    erasure_requested_at=now - timedelta(days=3) if rng.random() < 0.005 else None,
-                    created_at=created,
-                )
-            )
-            plans.append((region, places, currency))
-        rows.extend(self._planted_duplicates())
-        plans.extend([("FR", COUNTRIES["FR"][2], "EUR")] * (len(rows) - len(plans)))
-        created_customers = Customer.objects.bulk_create(rows, batch_size=BATCH)
-
-        addresses, links, notes, orders = [], [], [], []
-        order_no = 1000
-        for customer, (region, places, currency) in zip(created_customers, plans, strict=True):
-            if customer.last_name in ("Dupont-Planted", "Curie"):
-                continue
-            city, province, postal, street = rng.choice(places)
-            addresses.append(
-                Address(
-                    customer=customer,
-                    address1=f"{rng.randrange(1, 200)} {street}",
-                    city=city,
-                    province_code=province,
-                    postal_code=postal,
-                    country_code=region,
-                    phone=customer.phone,
-                    is_default=True,
-                )
-            )
-            if rng.random() < 0.2:
-                city, province, postal, street = rng.choice(places)
-                addresses.append(
-                    Address(
-                        customer=customer,
-                        company="Bureau",
-                        address1=f"{rng.randrange(1, 90)} {street}",
-                        address2="2e étage" if region == "FR" else "",
-                        city=city,
-                        province_code=province,
-                        postal_code=postal,
-                        country_code=region,
-                    )
-                )
-            for tag in rng.sample(tags, rng.choices([0, 1, 2, 3], [40, 35, 18, 7])[0]):
-                links.append(TaggedCustomer(content_object=customer, tag=tag))
-            if rng.random() < 0.1:
-                notes.append(
-                    Note(
-                        customer=customer,
-                        author=demo,
-                        body=rng.choice(NOTES),
-                        created_at=customer.created_at + timedelta(days=1),
-                    )
-                )
-            if rng.random() < 0.65:
-                for _ in range(rng.choices([1, 2, 3, 5, 8], [40, 25, 15, 12, 8])[0]):
-                    order_no += 1
-                    placed = customer.created_at + timedelta(
-                        days=rng.randrange(max(1, (now - customer.created_at).days))
-                    )
-                    orders.append(
-                        Order(
-                            number=f"#{order_no}",
-                            customer=customer,
-                            placed_at=placed,
-                            total=Decimal(rng.randrange(900, 45000)) / 100,
-                            currency=currency,
-                            source=customer.source
-                            if customer.source not in ("manual", "csv")
-                            else "shopify",
-                            shipping_address={
-                                "name": customer.full_name,
-                                "address1": "—",
-                                "city": city,
-                                "country_code": region,
-                                "postal_code": postal,
-                            },
-                        )
-                    )
-        curie_web, curie_pos, dupont_home, dupont_work = created_customers[-4:]
-        addresses += [
-            Address(
-                customer=curie_web,
-                address1="11 rue Pierre et Marie Curie",
-                city="Paris",
-                postal_code="75005",
-                country_code="FR",
-                is_default=True,
-            ),
-            Address(
-                customer=dupont_home,
-                address1="12, rue de la Paix",
-                city="Paris",
-                postal_code="75002",
-                country_code="FR",
-                is_default=True,
-            ),
-            Address(
-                customer=dupont_work,
-                address1="12 Rue de la  Paix",
-                city="PARIS",
-                postal_code="75002",
-                country_code="FR",
-                is_default=True,
-            ),
-        ]
-        # The store's one valid US military address.
-        addresses.append(
-            Address(
-                customer=created_customers[0],
-                address1="PSC 1234 BOX 5678",
-                city="APO",
-                province_code="AE",
-                postal_code="09012",
-                country_code="US",
-                is_default=False,
-            )
+    def _seed_related(self, ctx: SeedContext, customers: list[Customer]) -> None:
+        """Addresses, tags, notes, orders and creation events of a chunk of new customers."""
+        rows = SeedRows()
+        for customer in customers:
+            _demo_related(ctx, customer, rows)
+        Address.objects.bulk_create(rows.addresses, batch_size=BATCH)
+        TaggedCustomer.objects.bulk_create(rows.links, batch_size=BATCH, ignore_conflicts=True)
+        Note.objects.bulk_create(rows.notes, batch_size=BATCH)
+        orders_record(actor="seed_demo", orders=rows.orders)
+        customers_created_events(
+            actor="seed_demo", customer_ids=[c.pk for c in customers], source="seed_demo"
         )
-        Address.objects.bulk_create(addresses, batch_size=BATCH)
-        TaggedCustomer.objects.bulk_create(links, batch_size=BATCH, ignore_conflicts=True)
-        Note.objects.bulk_create(notes, batch_size=BATCH)
-        orders_record(actor="seed_demo", orders=orders)
+
+    def _seed_planted(self) -> None:
+        """Records a merge should fold, with the addresses that make them duplicates."""
+        curie_web, _curie_pos, dupont_home, dupont_work = Customer.objects.bulk_create(
+            self._planted_duplicates()
+        )
+        Address.objects.bulk_create(
+            [
+                Address(
+                    customer=curie_web,
+                    address1="11 rue Pierre et Marie Curie",
+                    city="Paris",
+                    postal_code="75005",
+                    country_code="FR",
+                    is_default=True,
+                ),
+                Address(
+                    customer=dupont_home,
+                    address1="12, rue de la Paix",
+                    city="Paris",
+                    postal_code="75002",
+                    country_code="FR",
+                    is_default=True,
+                ),
+                Address(
+                    customer=dupont_work,
+                    address1="12 Rue de la  Paix",
+                    city="PARIS",
+                    postal_code="75002",
+                    country_code="FR",
+                    is_default=True,
+                ),
+            ]
+        )
         customers_created_events(
             actor="seed_demo",
-            customer_ids=[c.pk for c in created_customers],
+            customer_ids=[curie_web.pk, _curie_pos.pk, dupont_home.pk, dupont_work.pk],
             source="seed_demo",
         )
 
