@@ -64,6 +64,17 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
+    reports = [
+        report
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "nodeid", "").startswith("tests/browser/")
+    ]
+    if reports:
+        # CI keeps the browser suite under 5 minutes; the log shows where it stands.
+        seconds = sum(getattr(report, "duration", 0) for report in reports)
+        tests = len({report.nodeid for report in reports})
+        terminalreporter.write_sep("-", f"browser suite: {tests} tests in {seconds:.0f} s")
     if _saved or _screens:
         terminalreporter.write_sep("-", "browser artifacts")
     if _screens:

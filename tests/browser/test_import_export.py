@@ -89,15 +89,21 @@ def test_import_upload_preview_confirm_result_and_rejected_rows(demo, admin_url,
     strict=True,
     raises=AssertionError,
     reason="issue 14: the preview's tabs are relative links from the upload POST's response, "
-    "so a tab loads the blank upload form instead of the preview",
+    "so a tab loads the blank upload form instead of the preview, and Back fails",
 )
 def test_import_preview_tabs_show_the_rows_of_one_outcome(demo, admin_url, alice):
     upload(demo, admin_url)
     assert demo.locator("#content strong", has_text="Errors (1)").is_visible()
     click_and_wait(demo.locator("#content").get_by_role("link", name="New (1)"))
     assert "Nothing has been written yet." in demo.locator("#content").inner_text()
+    assert demo.locator("#content strong", has_text="New (1)").is_visible()
     rows = demo.locator("#import-rows tbody tr").all_inner_texts()
     assert len(rows) == 1 and "nadia.benali@example.com" in rows[0], rows
+    # Back shows the errors tab again, not the browser's ERR_CACHE_MISS page.
+    demo.go_back()
+    assert demo.locator("#content strong", has_text="Errors (1)").is_visible()
+    rows = demo.locator("#import-rows tbody tr").all_inner_texts()
+    assert len(rows) == 1 and "not-an-email" in rows[0], rows
 
 
 def download_export(page) -> list[dict[str, str]]:
