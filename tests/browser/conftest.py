@@ -218,18 +218,16 @@ def manager_user(transactional_db) -> User:
 
 
 @pytest.fixture
-def demo(page, context, live_server, admin_url, demo_user):
-    """A page signed in as a superuser, on the admin's index."""
+def demo(page, context, live_server, demo_user):
+    """A blank page signed in as a superuser: the test opens the page it needs."""
     sign_in(context, live_server.url, demo_user)
-    page.goto(admin_url("/admin/"))
     return page
 
 
 @pytest.fixture
-def clerk(page, context, live_server, admin_url, clerk_user):
-    """A page signed in as a clerk who may only view and change customers."""
+def clerk(page, context, live_server, clerk_user):
+    """A blank page signed in as a clerk who may only view and change customers."""
     sign_in(context, live_server.url, clerk_user)
-    page.goto(admin_url("/admin/"))
     return page
 
 

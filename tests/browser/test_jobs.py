@@ -29,6 +29,7 @@ def jobs(demo_user):
 
 def test_jobs_page_follows_a_job_to_done_and_cancels_another(demo, admin_url, jobs, tmp_path):
     short, long = jobs
+    demo.goto(admin_url("/admin/"))
     click_and_wait(demo.locator("#content-main").get_by_role("link", name="Jobs", exact=True))
     assert demo.get_by_role("heading", name="Select job to view").is_visible()
     assert "Queued" in job_row(demo, short).inner_text().title()

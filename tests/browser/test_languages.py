@@ -240,7 +240,8 @@ def test_superuser_index_shows_no_english(browser, admin_url, demo_user, lang):
         ),
     ],
 )
-def test_site_name_is_translated(demo, locale, english_words):
+def test_site_name_is_translated(demo, admin_url, locale, english_words):
+    demo.goto(admin_url("/admin/"))
     title = demo.locator("#site-name").inner_text().strip()
     assert title
     assert not set(re.findall(r"[^\W\d_]+", title.lower())) & english_words, title
