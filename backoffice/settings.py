@@ -130,6 +130,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Uploaded import files never sit under a public URL.
 PRIVATE_UPLOAD_ROOT = Path(os.environ.get("BACKOFFICE_PRIVATE_ROOT", BASE_DIR / "private"))
+# Hours an import's working files (upload, preview, result) are kept, confirmed or not.
+BACKOFFICE_IMPORT_RETENTION_HOURS = float(os.environ.get("BACKOFFICE_IMPORT_RETENTION_HOURS", "24"))
 
 LOGIN_URL = "admin:login"
 
@@ -196,6 +198,17 @@ BACKOFFICE_PHONE_REGION = os.environ.get("BACKOFFICE_PHONE_REGION", "US").upper(
 # The currency the back office counts money in: orders in another currency count at the rate
 # stored on the order, or are shown apart when none is.
 BACKOFFICE_STORE_CURRENCY = os.environ.get("BACKOFFICE_STORE_CURRENCY", "USD").upper()
+# Marketing email: the store's postal address goes in every footer (CAN-SPAM, Gmail/Yahoo bulk
+# sender rules); the public address the unsubscribe links point to. Marketing email is refused
+# while either is empty.
+BACKOFFICE_STORE_POSTAL_ADDRESS = os.environ.get("BACKOFFICE_STORE_POSTAL_ADDRESS", "")
+BACKOFFICE_PUBLIC_URL = os.environ.get(
+    "BACKOFFICE_PUBLIC_URL", "http://localhost:8000" if DEBUG else ""
+).rstrip("/")
+BACKOFFICE_UNSUBSCRIBE_MAILTO = os.environ.get("BACKOFFICE_UNSUBSCRIBE_MAILTO", "")
+# A non-marketing mailing (which ignores unsubscribes) to more people than this needs the
+# send_bulk_transactional_email permission.
+BACKOFFICE_TRANSACTIONAL_EMAIL_MAX = int(os.environ.get("BACKOFFICE_TRANSACTIONAL_EMAIL_MAX", "50"))
 # How imports and channel syncs find an existing customer:
 # email_then_phone (default), phone_then_email, email_only, phone_only.
 BACKOFFICE_CUSTOMER_MATCHING = os.environ.get("BACKOFFICE_CUSTOMER_MATCHING", "email_then_phone")
@@ -235,9 +248,37 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 # --- end of background jobs ---
 
+# One console handler, on the root logger. Django's default configuration gives the "django"
+# logger a console handler of its own; records it also passed up to the root were printed
+# twice (every 403 with its traceback, the autoreloader's banner). "django" keeps only the
+# mail to ADMINS (off in debug) and hands everything else to the root, so it prints once.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+    },
 }
+
+# --- Bulk actions and mailings as background jobs (customers/jobs_bulk.py) ---
+# A list action (tags, group, archive, delete) on more customers than this runs as a job, in
+# batches of BACKOFFICE_BULK_JOB_BATCH customers (one transaction each; cancel stops between them).
+BACKOFFICE_BULK_JOB_THRESHOLD = int(os.environ.get("BACKOFFICE_BULK_JOB_THRESHOLD", "5000"))
+BACKOFFICE_BULK_JOB_BATCH = int(os.environ.get("BACKOFFICE_BULK_JOB_BATCH", "10000"))
+# An email to more customers than this is sent by a job; a smaller one in the request.
+BACKOFFICE_EMAIL_JOB_THRESHOLD = int(os.environ.get("BACKOFFICE_EMAIL_JOB_THRESHOLD", "100"))
+# The mailing job's pace: messages a second (0: as fast as the mail server takes them; 14 is
+# Amazon SES's starting quota) and recipients per batch (claimed, sent, then confirmed).
+BACKOFFICE_EMAIL_RATE = float(os.environ.get("BACKOFFICE_EMAIL_RATE", "14"))
+BACKOFFICE_EMAIL_BATCH = int(os.environ.get("BACKOFFICE_EMAIL_BATCH", "100"))
+# --- end of bulk jobs ---

@@ -5,6 +5,8 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
+from customers.unsubscribe import unsubscribe_view
+
 admin.site.site_header = _("Customer back office")
 admin.site.site_title = _("Customer back office")
 admin.site.index_title = _("Customers, groups and orders")
@@ -15,6 +17,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/two-factor/", include("backoffice.staff.urls")),
     path("admin/", admin.site.urls),
+    path("unsubscribe/<str:token>/", unsubscribe_view, name="customer_unsubscribe"),
 ]
 
 # A refused page keeps the admin's layout and says why.

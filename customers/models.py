@@ -52,6 +52,7 @@ class ConsentSource(models.TextChoices):
     IMPORT = "import", _("Import")
     MERGE = "merge", _("Merge")
     CHANNEL = "channel", _("Sales channel")
+    UNSUBSCRIBE_LINK = "unsubscribe_link", _("Unsubscribe link")
 
 
 class Tag(TagBase):
@@ -212,6 +213,21 @@ class Customer(models.Model):
         related_name="absorbed",
     )
     has_active_subscription = models.BooleanField(_("active subscription"), default=False)
+    # What the previous platform (a Shopify export) knew: kept apart from our own order history.
+    shopify_id = models.CharField(
+        _("Shopify customer ID"), max_length=64, blank=True, db_index=True
+    )
+    previous_total_spent = models.DecimalField(
+        _("total spent on the previous platform"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("In the store's currency, as the import file gave it."),
+    )
+    previous_total_orders = models.PositiveIntegerField(
+        _("orders on the previous platform"), null=True, blank=True
+    )
     erasure_requested_at = models.DateTimeField(_("erasure requested"), null=True, blank=True)
     erasure_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -275,6 +291,10 @@ class Customer(models.Model):
             ("archive_customer", _("Can archive customers")),
             ("request_erasure_customer", _("Can request erasure of customers")),
             ("export_personal_data_customer", _("Can export customers' personal data")),
+            (
+                "send_bulk_transactional_email",
+                _("Can send a non-marketing email to many customers"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -597,3 +617,101 @@ class CustomerMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.survivor_id} ← {', '.join(f'#{pk}' for pk in self.absorbed_ids)}"
+
+
+class Mailing(models.Model):
+    """One email sent to a selection: the full subject and text as typed, placeholders unfilled.
+
+    Each recipient's EMAILED event says who got it; this row keeps what was said.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("sent"), default=timezone.now, db_index=True)
+    subject = models.TextField(_("subject"))
+    body = models.TextField(_("text"))
+    marketing = models.BooleanField(_("marketing email"), default=False)
+    selected = models.PositiveIntegerField(_("customers selected"), default=0)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class ExportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("Customer list")
+    PERSONAL_DATA = "personal_data", _("One customer's personal data")
+
+
+class ExportOrigin(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    COMMAND = "command", _("Management command")
+
+
+class ExportRecord(models.Model):
+    """One export of customer data: who, what was selected, which columns, how many rows.
+
+    Not a customer event: an export of the whole list concerns no customer in particular.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("exported"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("export"), max_length=20, choices=ExportKind)
+    origin = models.CharField(_("from"), max_length=20, choices=ExportOrigin)
+    selection = models.JSONField(_("selection"), default=dict, blank=True)
+    columns = models.JSONField(_("columns"), default=list, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+
+    class Meta:
+        verbose_name = _("export record")
+        verbose_name_plural = _("export records")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.actor_label} · {self.rows}"
+
+
+class ImportMapping(models.Model):
+    """A column mapping saved by the staff, reused for every file with the same header."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    header = models.JSONField(_("header"), default=list)
+    header_key = models.CharField(_("header key"), max_length=64, db_index=True, editable=False)
+    columns = models.JSONField(_("columns"), default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("saved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("saved"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("import column mapping")
+        verbose_name_plural = _("import column mappings")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

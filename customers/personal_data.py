@@ -20,6 +20,9 @@ from customers.models import (
     CustomerEvent,
     CustomerMerge,
     EventKind,
+    ExportRecord,
+    ImportMapping,
+    Mailing,
     Note,
     Order,
     Status,
@@ -53,7 +56,14 @@ CUSTOMER_CONSENT_FIELDS = (
     "sms_consent_updated_at",
     "sms_consent_source",
 )
-CUSTOMER_PERSONAL_FIELDS = (*CUSTOMER_IDENTITY_FIELDS, *CUSTOMER_CONSENT_FIELDS)
+# The previous platform's id of the person (a Shopify export's Customer ID): it reaches them
+# there, so an erasure blanks it; merge and the change form leave it alone.
+CUSTOMER_PLATFORM_ID_FIELDS = ("shopify_id",)
+CUSTOMER_PERSONAL_FIELDS = (
+    *CUSTOMER_IDENTITY_FIELDS,
+    *CUSTOMER_CONSENT_FIELDS,
+    *CUSTOMER_PLATFORM_ID_FIELDS,
+)
 # The shop's bookkeeping on a customer. The tags are links to the store's tag set (the links go
 # with an erasure, the tags stay); the erasure request fields are reset when it is carried out.
 CUSTOMER_NOT_PERSONAL_FIELDS = (
@@ -75,6 +85,9 @@ CUSTOMER_NOT_PERSONAL_FIELDS = (
     "total_spent",
     "last_order_at",
     "spent_unconverted",
+    # The previous platform's order totals: the shop's money, like an order's total.
+    "previous_total_spent",
+    "previous_total_orders",
 )
 # Of the bookkeeping, what the change form records in the audit trail besides the identity.
 CUSTOMER_AUDITED_BOOKKEEPING = ("tax_exempt", "group", "source", "status")
@@ -151,6 +164,33 @@ MERGE_NOT_PERSONAL_FIELDS = (
 TAGGED_CUSTOMER_PERSONAL_FIELDS = ("tag", "content_object")
 TAGGED_CUSTOMER_NOT_PERSONAL_FIELDS = ("id",)
 
+# A mailing keeps the subject and text as typed, placeholders unfilled (who got it is in each
+# recipient's EMAILED event); a one-off mail may still name its recipient ("A word for Mrs
+# Quillfeather"): personal, scrubbed of an erased person's names and contacts. An export
+# record's selection may hold a list search (an email, a name): personal; its columns and
+# counts are not.
+MAILING_PERSONAL_FIELDS = ("subject", "body")
+MAILING_NOT_PERSONAL_FIELDS = (
+    "id",
+    "actor",
+    "actor_label",
+    "created_at",
+    "marketing",
+    "selected",
+    "recipients",
+)
+EXPORT_RECORD_PERSONAL_FIELDS = ("selection",)
+EXPORT_RECORD_NOT_PERSONAL_FIELDS = (
+    "id",
+    "actor",
+    "actor_label",
+    "created_at",
+    "kind",
+    "origin",
+    "columns",
+    "rows",
+)
+
 CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
     Customer: (CUSTOMER_PERSONAL_FIELDS, CUSTOMER_NOT_PERSONAL_FIELDS),
     Address: ((*ADDRESS_PERSONAL_FIELDS, *ADDRESS_DERIVED_FIELDS), ADDRESS_NOT_PERSONAL_FIELDS),
@@ -159,11 +199,14 @@ CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]
     CustomerEvent: (EVENT_PERSONAL_FIELDS, EVENT_NOT_PERSONAL_FIELDS),
     CustomerMerge: (MERGE_PERSONAL_FIELDS, MERGE_NOT_PERSONAL_FIELDS),
     TaggedCustomer: (TAGGED_CUSTOMER_PERSONAL_FIELDS, TAGGED_CUSTOMER_NOT_PERSONAL_FIELDS),
+    ExportRecord: (EXPORT_RECORD_PERSONAL_FIELDS, EXPORT_RECORD_NOT_PERSONAL_FIELDS),
+    Mailing: (MAILING_PERSONAL_FIELDS, MAILING_NOT_PERSONAL_FIELDS),
 }
 
 # Models of the customers app that hold no personal data: the store's tag set, and which tags an
 # order carries (copied from the customer's tags when the order came in; the order is the shop's).
-MODELS_WITHOUT_PERSONAL_DATA: tuple[type[models.Model], ...] = (Tag, TaggedOrder)
+# A saved import column mapping holds column names and the staff user who saved it.
+MODELS_WITHOUT_PERSONAL_DATA: tuple[type[models.Model], ...] = (Tag, TaggedOrder, ImportMapping)
 
 # Strings in event payloads and merge snapshots that are codes of ours, not personal data.
 SAFE_PAYLOAD_STRINGS = frozenset(
@@ -211,3 +254,32 @@ def order_snapshot_scrub(snapshot) -> dict:
     """Keep only the non-personal keys of an order's shipping-address snapshot."""
     snapshot = snapshot if isinstance(snapshot, dict) else {}
     return {key: snapshot[key] for key in ORDER_SNAPSHOT_KEPT_KEYS if snapshot.get(key)}
+
+
+# --- redaction ----------------------------------------------------------------------------
+
+# What a redacted value reads as, in event payloads and merge snapshots.
+REDACTED_TEXT = "[redacted]"
+
+
+def event_data_scrub(value):
+    """Replace every personal value of an event payload, keeping its shape, ids and our codes.
+
+    Any text may be a name, an address or a note, so every string that is not one of our codes
+    goes; numbers (ids, counts) and yes/no values stay.
+    """
+    if isinstance(value, dict):
+        return {key: event_data_scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [event_data_scrub(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str) and value in SAFE_PAYLOAD_STRINGS:
+        return value
+    return REDACTED_TEXT
+
+
+# The contact details that name a person in the import working files (uploads and reports):
+# names alone are too common to recognise a person by, these are not.
+CUSTOMER_CONTACT_FIELDS = ("email", "phone")
+ADDRESS_CONTACT_FIELDS = ("phone",)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
+from django.apps import apps
 from django.conf import settings
+from django.core.cache import cache
 
 
 def store_region() -> str:
@@ -58,6 +62,15 @@ def phone_display(e164: str | None) -> str:
     return phonenumbers.format_number(number, fmt)
 
 
+E164_IN_TEXT = re.compile(r"\+[1-9]\d{6,14}\b")
+
+
+def phone_display_in_text(text: str) -> str:
+    """Show every E.164 number inside a stored text (a label "Ann <+33612345678>") as
+    :func:`phone_display` shows it."""
+    return E164_IN_TEXT.sub(lambda match: phone_display(match.group()), text)
+
+
 PHONE_CHARACTERS = set("0123456789+-(). '")
 
 
@@ -70,15 +83,42 @@ def phone_search_digits(text: str) -> str:
     return digits
 
 
+SEARCH_REGIONS_CACHE_KEY = "customers:phone-search-regions"
+SEARCH_REGIONS_CACHE_SECONDS = 600
+
+
+def phone_search_regions() -> list[str]:
+    """The regions a national number typed in a search may be dialled from: the store's and
+    those of its customers' addresses (read once per ten minutes: one DISTINCT query)."""
+
+    def read() -> list[str]:
+        address = apps.get_model("customers", "Address")
+        codes = address.objects.exclude(country_code="").values_list("country_code", flat=True)
+        return sorted({code.strip().upper() for code in codes.distinct().order_by()} - {""})
+
+    regions = cache.get_or_set(SEARCH_REGIONS_CACHE_KEY, read, SEARCH_REGIONS_CACHE_SECONDS)
+    return [store_region(), *(region for region in regions if region != store_region())]
+
+
+def phone_search_regions_forget() -> None:
+    """Forget the cached regions (a test building its own store, an import of a new country)."""
+    cache.delete(SEARCH_REGIONS_CACHE_KEY)
+
+
 def phone_search_candidates(text: str) -> set[str]:
-    """Return the E.164 forms a search box entry may mean, for search by phone in any format."""
+    """Return the E.164 forms a search box entry may mean, for search by phone in any format.
+
+    A national number (``06 12 34 56 78``) is read in every region the store's customers live
+    in, so a French number finds French customers in a US store.
+    """
     digits = phone_search_digits(text)
     if not digits:
         return set()
     candidates = set()
-    e164 = phone_to_e164(text)
-    if e164:
-        candidates.add(e164)
+    for region in phone_search_regions():
+        e164 = phone_to_e164(text, region)
+        if e164:
+            candidates.add(e164)
     if not text.strip().startswith("+"):
         e164 = phone_to_e164("+" + digits)
         if e164:

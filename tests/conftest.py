@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from customers.models import Address, Customer, Order
+from customers.phones import phone_search_regions_forget
 from customers.services.order_summary import order_summaries_refresh
 from tests.backoffice.helpers import mark_second_factor_passed
 
@@ -22,6 +23,20 @@ def _english_and_allowed_host(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LANGUAGE_CODE = "en"
     settings.BACKOFFICE_PHONE_REGION = "US"
+
+
+@pytest.fixture(autouse=True)
+def _phone_search_regions_fresh():
+    """The search's cached list of the customers' countries must not leak between tests."""
+    phone_search_regions_forget()
+    yield
+    phone_search_regions_forget()
+
+
+@pytest.fixture(autouse=True)
+def _private_files_in_tmp(settings, tmp_path):
+    """Keep every test's uploads and import reports away from a developer's private folder."""
+    settings.PRIVATE_UPLOAD_ROOT = tmp_path / "private"
 
 
 @pytest.fixture(autouse=True)

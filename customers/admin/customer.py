@@ -33,17 +33,23 @@ from customers.admin.filters import (
 from customers.admin.forms import AddressFormSet, CustomerAdminForm
 from customers.admin.import_export import export_selected
 from customers.admin.merge import merge_selected
-from customers.admin.privacy import ERASURE_PENDING, cancel_erasure, request_erasure
+from customers.admin.privacy import (
+    ERASURE_PENDING,
+    cancel_erasure,
+    format_datetime,
+    request_erasure,
+)
 from customers.models import Address, Customer, Note, Order, Status
 from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import phone_display, phone_search_candidates, phone_search_digits
 from customers.selectors.search import customers_exact_match
 from customers.services.deletion import customers_delete
-from customers.services.editing import RelatedEdits, customer_save
+from customers.services.editing import TAG_CREATE_PERMISSION, RelatedEdits, customer_save
 from customers.services.order_summary import money_display
 
 PAGE_SIZES = (10, 20, 50, 100, 200, 500)
 PAGE_SIZE_PARAM = "per_page"
+CUSTOMER_ADMIN_CSS = "customers/admin.css"
 
 
 class CustomerChangeList(ChangeList):
@@ -81,8 +87,13 @@ class AddressInline(admin.StackedInline):
 class NoteInline(admin.TabularInline):
     model = Note
     extra = 1
-    fields = ["body", "author", "created_at"]
-    readonly_fields = ["author", "created_at"]
+    fields = ["body", "author", "written"]
+    readonly_fields = ["author", "written"]
+
+    @admin.display(description=_("written"))
+    def written(self, obj):
+        # The blank row for a new note has no time yet (created_at defaults to "now").
+        return format_datetime(obj.created_at) if obj is not None and obj.pk else ""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "body":
@@ -189,6 +200,9 @@ class CustomerAdmin(admin.ModelAdmin):
         (_("Order history"), {"fields": ["order_summary", "order_history"]}),
     ]
     autocomplete_fields = ["group"]
+
+    class Media:
+        css = {"all": [CUSTOMER_ADMIN_CSS]}
 
     # --- permissions of the sensitive actions (``@admin.action(permissions=[...])``) --------
 
@@ -355,8 +369,19 @@ class CustomerAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         # The channel a customer came from decides what a CSV may update (IMPORT_POLICY.md):
-        # it is set when the customer is created, never edited afterwards.
-        return [*fields, "source"] if obj is not None else fields
+        # the system sets it ("manual" here), nobody types it. A read-only field is left out
+        # of the form, so a forged POST value for it is never read.
+        fields.append("source")
+        if not self.has_tag_permission(request):
+            fields.append("tags")
+        if not self.has_group_permission(request):
+            fields.append("group")
+        return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.may_create_tags = request.user.has_perm(TAG_CREATE_PERMISSION)
+        return form
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = list(super().get_fieldsets(request, obj))
@@ -364,7 +389,7 @@ class CustomerAdmin(admin.ModelAdmin):
             return fieldsets
         fields = ["consent_history_table", "recent_events"]
         if self.has_change_permission(request, obj):
-            fields.append("expected_version")
+            fields += ["expected_version", "edit_state"]
         return [*fieldsets, (_("Consent history and audit trail"), {"fields": fields})]
 
     def save_model(self, request, obj, form, change):
@@ -442,7 +467,7 @@ class CustomerAdmin(admin.ModelAdmin):
             )
             or "0"
         )
-        last = totals["last"].strftime("%Y-%m-%d") if totals["last"] else "—"
+        last = format_datetime(totals["last"])
         return format_html(
             "{}: {} · {}: {} · {}: {}",
             _("Orders"),
@@ -467,7 +492,7 @@ class CustomerAdmin(admin.ModelAdmin):
                 (
                     reverse("admin:customers_order_change", args=[o.pk]),
                     o.number,
-                    o.placed_at.strftime("%Y-%m-%d %H:%M"),
+                    format_datetime(o.placed_at),
                     o.total,
                     o.currency,
                     o.get_source_display(),

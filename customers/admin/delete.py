@@ -12,26 +12,89 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from customers.admin.reports import reasons_text, report
-from customers.admin.selection import TEMPLATE_DIR, confirmation_page
+from customers.admin.reports import report
+from customers.admin.selection import TEMPLATE_DIR
+from customers.models import Customer
+from customers.phones import phone_display, phone_display_in_text
 from customers.services.deletion import DeleteBlock, customers_delete, customers_deletion_plan
+
+# How many of the customers to be deleted the confirmation pages name; the rest are counted.
+DELETED_NAMED = 10
+
+
+def _kept_phrase(reason: str, count: int) -> str:
+    """'2 have order history': how many customers one reason keeps, in a plural form."""
+    phrases = {
+        DeleteBlock.ORDERS: lambda: ngettext(
+            "%(count)d has order history", "%(count)d have order history", count
+        ),
+        DeleteBlock.ERASURE: lambda: ngettext(
+            "%(count)d has a pending erasure request",
+            "%(count)d have a pending erasure request",
+            count,
+        ),
+        DeleteBlock.SUBSCRIPTION: lambda: ngettext(
+            "%(count)d has an active subscription", "%(count)d have an active subscription", count
+        ),
+        DeleteBlock.ABSORBED: lambda: ngettext(
+            "%(count)d has other customers merged into it",
+            "%(count)d have other customers merged into them",
+            count,
+        ),
+        DeleteBlock.MERGED: lambda: ngettext(
+            "%(count)d was merged into another customer (kept for the merge history)",
+            "%(count)d were merged into another customer (kept for the merge history)",
+            count,
+        ),
+    }
+    return phrases[reason]() % {"count": count}
+
+
+def kept_reasons_text(kept_by_reason: dict[str, int]) -> str:
+    """'2 have order history, 3 have an active subscription' (customers counted per reason)."""
+    return ", ".join(
+        _kept_phrase(reason, count) for reason, count in kept_by_reason.items() if count
+    )
+
+
+def _customer_label(customer: Customer) -> str:
+    name, contact = customer.full_name, customer.email or phone_display(customer.phone)
+    if name and contact:
+        return f"{name} <{contact}>"
+    return name or contact or f"#{customer.pk}"
 
 
 def deletion_context(plan) -> dict:
-    """What the confirmation pages show of a deletion plan: who is kept, and why."""
+    """What the confirmation pages show of a deletion plan: who goes, who is kept and why.
+
+    Each kept customer is listed once with all its reasons; the summary counts customers.
+    """
+    named_ids = plan.deletable[:DELETED_NAMED]
+    named = Customer.objects.in_bulk(named_ids) if named_ids else {}
+    kept = len(plan.kept)
     return {
         "plan": plan,
-        "kept_lines": [
-            (kept, DeleteBlock(reason).label) for kept in plan.kept for reason in kept.reasons
+        "kept_customers": [
+            (
+                item,
+                phone_display_in_text(item.label),
+                [DeleteBlock(reason).label for reason in item.reasons],
+            )
+            for item in plan.kept
         ],
-        "kept_by_reason": [
-            (DeleteBlock(reason).label, count) for reason, count in plan.kept_by_reason.items()
-        ],
+        "kept_summary": ngettext(
+            "%(count)d customer will be kept: %(reasons)s.",
+            "%(count)d customers will be kept: %(reasons)s.",
+            kept,
+        )
+        % {"count": kept, "reasons": kept_reasons_text(plan.kept_by_reason)},
+        "deleted_named": [(pk, _customer_label(named[pk])) for pk in named_ids if pk in named],
+        "deleted_more": max(len(plan.deletable) - DELETED_NAMED, 0),
     }
 
 
 def report_deletion(modeladmin, request, result) -> None:
-    """Say how many customers were deleted and how many were kept, by reason."""
+    """Say how many customers were deleted and how many were kept, counted per reason."""
     kept = len(result.kept)
     report(
         modeladmin,
@@ -40,29 +103,27 @@ def report_deletion(modeladmin, request, result) -> None:
         % {"count": result.deleted},
         kept,
         ngettext(
-            "%(count)d customer kept (%(reasons)s).",
-            "%(count)d customers kept (%(reasons)s).",
+            "%(count)d customer kept: %(reasons)s.",
+            "%(count)d customers kept: %(reasons)s.",
             kept,
         ),
-        reasons=reasons_text(result.kept_by_reason, DeleteBlock),
+        reasons=kept_reasons_text(result.kept_by_reason),
     )
 
 
 @admin.action(permissions=["delete"], description=gettext_lazy("Delete selected customers"))
 def delete_customers(modeladmin, request, queryset):
     """Delete the deletable customers of the selection; keep (and say) the others."""
+    # The list's actions module imports this one: the shared page is looked up when used.
+    from customers.admin.actions import bulk_confirmation_page
 
-    def apply(form, selection):
-        result = customers_delete(actor=request.user, customers=selection.queryset)
-        report_deletion(modeladmin, request, result)
-
-    return confirmation_page(
+    return bulk_confirmation_page(
         modeladmin,
         request,
         queryset,
+        action="delete_customers",
         title=_("Delete customers"),
         submit=_("Yes, delete the deletable ones"),
-        apply=apply,
         template="delete_confirmation.html",
         context=lambda: deletion_context(customers_deletion_plan(customers=queryset)),
     )

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.admin.privacy import format_datetime
 from customers.audit.events import display_value, event_lines
+from customers.i18n import elide
 from customers.selectors.audit import consent_history, customer_events
 
 HISTORY_PER_PAGE = 50
@@ -31,7 +32,7 @@ def history_view(modeladmin, request, object_id, extra_context=None):
     page = paginator.get_page(request.GET.get("p"))
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": _("History of %(customer)s") % {"customer": obj},
+        "title": elide(_("History of %(customer)s") % {"customer": obj}, str(obj)),
         "subtitle": None,
         "object": obj,
         "opts": modeladmin.opts,

@@ -8,12 +8,10 @@ used (one query per row, the whole file in memory): our batched service does the
 from __future__ import annotations
 
 import csv
-import datetime
 import json
 import re
 import secrets
 import shutil
-import time
 from itertools import islice
 from pathlib import Path
 
@@ -57,6 +55,7 @@ from customers.services.importing import (
     customers_import,
     describe,
 )
+from customers.services.importing.files import IMPORT_RETENTION, imports_remove_expired  # noqa: F401
 
 IMPORT_TEMPLATE = "admin/customers/customer/import.html"
 IMPORT_PREVIEW_TEMPLATE = "admin/customers/customer/import_preview.html"
@@ -64,8 +63,6 @@ IMPORT_RESULT_TEMPLATE = "admin/customers/customer/import_result.html"
 EXPORT_TEMPLATE = "admin/customers/customer/export.html"
 PAGE_SIZE = 100
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,40}")
-# How long an uploaded file and its reports may stay on disk (they hold personal data).
-IMPORT_RETENTION = datetime.timedelta(hours=24)
 SAMPLE_NAME = "CustomerImportSample.csv"
 SAMPLE_ROWS = [
     [
@@ -155,24 +152,6 @@ class PrivateImportStorage(TempFolderStorage):
 
     def remove_all(self) -> None:
         shutil.rmtree(self.folder(), ignore_errors=True)
-
-
-def imports_remove_expired(*, now: float | None = None) -> list[str]:
-    """Delete the import folders (upload and reports) older than IMPORT_RETENTION.
-
-    They hold personal data: an abandoned upload or an old report is kept for a day at most.
-    Runs on every new upload; returns the tokens removed.
-    """
-    root = PrivateImportStorage.root()
-    if not root.exists():
-        return []
-    limit = (time.time() if now is None else now) - IMPORT_RETENTION.total_seconds()
-    removed = []
-    for folder in root.iterdir():
-        if folder.is_dir() and folder.stat().st_mtime < limit:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    return sorted(removed)
 
 
 class CustomerImportForm(forms.Form):

@@ -16,10 +16,13 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from customers.admin.privacy import format_datetime
 from customers.admin.selection import ActionSelection
+from customers.audit.events import moved_text
 from customers.models import Customer, CustomerMerge, Status
 from customers.phones import phone_display
 from customers.selectors.duplicates import (
@@ -46,6 +49,7 @@ from customers.services.merge import (
 )
 
 GROUPS_PER_PAGE = 50
+SEARCH_PARAM = "q"
 MERGE_FORM_INVALID = _("The merge form was incomplete. Reload the page and try again.")
 MERGED_REDIRECT = _("%(customer)s was merged into %(survivor)s; showing %(survivor)s.")
 
@@ -125,20 +129,28 @@ def duplicates_view(modeladmin, request):
     # groups (tens of ms on a million customers); mixing kinds meant grouping them all.
     reason = request.GET.get("reason")
     reason = reason if reason in REASONS else PHONE
+    search = " ".join(request.GET.get(SEARCH_PARAM, "").split())
     # No total count: it would cost a second full grouping on every page view.
     raw_page = request.GET.get("p", "")
     number = int(raw_page) if raw_page.isdigit() and int(raw_page) >= 1 else 1
     offset = (number - 1) * GROUPS_PER_PAGE
-    rows = list(duplicate_groups(reason=reason)[offset : offset + GROUPS_PER_PAGE + 1])
+    rows = list(
+        duplicate_groups(reason=reason, search=search)[offset : offset + GROUPS_PER_PAGE + 1]
+    )
     groups = duplicate_groups_with_customers(rows[:GROUPS_PER_PAGE])
     merge_url = reverse("admin:customers_customer_merge")
     for group in groups:
+        if group.reason == PHONE:
+            group.label = phone_display(group.label)
+        for customer in group.customers:
+            customer.phone_shown = phone_display(customer.phone)
         group.merge_url = (
             f"{merge_url}?ids={','.join(str(pk) for pk in group.ids)}"
             if len(group.ids) <= MERGE_MAX
             else ""
         )
     reasons = [(key, REASONS[key]) for key in (PHONE, ADDRESS, EMAIL)]
+    searched = f"&{urlencode({SEARCH_PARAM: search})}" if search else ""
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.opts,
@@ -148,8 +160,10 @@ def duplicates_view(modeladmin, request):
         "previous_page": number - 1 if number > 1 else None,
         "next_page": number + 1 if len(rows) > GROUPS_PER_PAGE else None,
         "reason": reason,
-        "reasons": [(key, label, f"?reason={key}") for key, label in reasons],
-        "page_query": f"reason={reason}&",
+        "reasons": [(key, label, f"?reason={key}{searched}") for key, label in reasons],
+        "page_query": f"reason={reason}{searched}&",
+        "search": search,
+        "search_param": SEARCH_PARAM,
     }
     return TemplateResponse(request, "admin/customers/customer/duplicates.html", context)
 
@@ -228,7 +242,9 @@ def _merge_page(
         if not previewing:
             return _merge_confirm(modeladmin, request, form, customers, survivor, field_choices)
         if form.cleaned_data.get("shown_survivor") != survivor.pk:
-            field_choices = None  # a new survivor: its own defaults
+            field_choices = _explicit_choices(
+                customers, form.cleaned_data.get("shown_survivor"), field_choices
+            )
     absorbed = [c for c in customers if c.pk != survivor.pk]
     try:
         plan = merge_plan(survivor=survivor, absorbed=absorbed, field_choices=field_choices)
@@ -249,6 +265,19 @@ def _merge_page(
         "selection": selection,
     }
     return TemplateResponse(request, "admin/customers/customer/merge.html", context)
+
+
+def _explicit_choices(customers, shown_pk, posted: dict[str, int]) -> dict[str, int]:
+    """The choices the user made on the page shown, beyond that survivor's defaults.
+
+    A new survivor brings its own defaults for every field the user left alone; a field the
+    user picked by hand keeps the pick.
+    """
+    shown = next((c for c in customers if c.pk == shown_pk), None)
+    if shown is None:
+        return {}
+    defaults = merge_default_choices(shown, [c for c in customers if c.pk != shown.pk])
+    return {name: pk for name, pk in posted.items() if defaults.get(name) != pk}
 
 
 def _merge_rows(customers, survivor, plan, field_choices):
@@ -303,8 +332,8 @@ def _merge_rows(customers, survivor, plan, field_choices):
         ),
         (
             Customer._meta.get_field("created_at").verbose_name,
-            lambda c: date_format(c.created_at, "SHORT_DATETIME_FORMAT"),
-            date_format(survivor.created_at, "SHORT_DATETIME_FORMAT"),
+            lambda c: format_datetime(c.created_at),
+            format_datetime(survivor.created_at),
         ),
     ]
     for label, value, result in fixed:
@@ -336,18 +365,16 @@ def _merge_confirm(modeladmin, request, form, customers, survivor, field_choices
     modeladmin.message_user(
         request,
         ngettext(
-            "Merged %(count)d customer into %(survivor)s: %(orders)d orders, %(notes)d "
-            "notes and %(addresses)d addresses moved.",
-            "Merged %(count)d customers into %(survivor)s: %(orders)d orders, %(notes)d "
-            "notes and %(addresses)d addresses moved.",
+            "Merged %(count)d customer into %(survivor)s: %(moved)s moved.",
+            "Merged %(count)d customers into %(survivor)s: %(moved)s moved.",
             result.absorbed_count,
         )
         % {
             "count": result.absorbed_count,
             "survivor": result.survivor,
-            "orders": result.orders,
-            "notes": result.notes,
-            "addresses": result.addresses,
+            "moved": moved_text(
+                orders=result.orders, notes=result.notes, addresses=result.addresses
+            ),
         },
         messages.SUCCESS,
     )
@@ -371,13 +398,17 @@ def merges_view(modeladmin, request, object_id: int):
     can_merge = modeladmin.has_merge_permission(request)
     for merge in merges:
         merge.absorbed_customers = [absorbed[pk] for pk in merge.absorbed_ids if pk in absorbed]
+        for absorbed_customer in merge.absorbed_customers:
+            absorbed_customer.phone_shown = phone_display(absorbed_customer.phone)
         merge.summary = {
             key: sum(len(moved.get(key, [])) for moved in merge.moved.values())
             for key in ("orders", "notes", "addresses", "addresses_folded", "tag_links")
         }
+        # An erased person is never brought back (customer_unmerge refuses): no button.
+        erased = any(c.status == Status.REDACTED for c in [customer, *merge.absorbed_customers])
         merge.unmerge_url = (
             reverse("admin:customers_customer_unmerge", args=[customer.pk, merge.pk])
-            if can_merge and merge.undone_at is None
+            if can_merge and merge.undone_at is None and not erased
             else ""
         )
     context = {
@@ -411,22 +442,22 @@ def unmerge_view(modeladmin, request, object_id: int, merge_id: int):
         modeladmin.message_user(
             request,
             ngettext(
-                "Merge undone: %(count)d customer restored with %(orders)d orders, "
-                "%(notes)d notes and %(addresses)d addresses.",
-                "Merge undone: %(count)d customers restored with %(orders)d orders, "
-                "%(notes)d notes and %(addresses)d addresses.",
+                "Merge undone: %(count)d customer restored with %(moved)s.",
+                "Merge undone: %(count)d customers restored with %(moved)s.",
                 len(result.restored),
             )
             % {
                 "count": len(result.restored),
-                "orders": result.orders,
-                "notes": result.notes,
-                "addresses": result.addresses,
+                "moved": moved_text(
+                    orders=result.orders, notes=result.notes, addresses=result.addresses
+                ),
             },
             messages.SUCCESS,
         )
         return HttpResponseRedirect(merges_url)
     absorbed = Customer.objects.in_bulk(merge.absorbed_ids)
+    for customer in absorbed.values():
+        customer.phone_shown = phone_display(customer.phone)
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.opts,

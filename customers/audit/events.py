@@ -14,17 +14,28 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import F, Value
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from customers.db.bulk import customers_with_ids, id_batches, insert_from_select, rows_insert
+from customers.db.bulk import (
+    IdIn,
+    customers_with_ids,
+    id_batches,
+    insert_from_select,
+    rows_insert,
+)
 from customers.models import (
     Address,
+    Channel,
     Consent,
     ConsentSource,
     Customer,
@@ -32,7 +43,10 @@ from customers.models import (
     EventKind,
     Note,
     Order,
+    Status,
 )
+from customers.personal_data import REDACTED_TEXT, event_data_scrub
+from customers.phones import phone_display, phone_display_in_text
 
 CONSENT_CHANNELS = ("email", "sms")
 # A staff user, or a label for work done without one (a management command, cron).
@@ -261,14 +275,83 @@ def customers_emailed_events(
     )
 
 
-def customers_deleted_events(*, actor: Actor, labels: dict[int, str]) -> int:
-    """DELETED: written before the rows go, unlinked; the id stays in ``customer_ref``."""
+# Why a DELETED event was written: the guarded delete is the one path that deletes customers.
+DELETION_REASON = "guarded_delete"
+
+
+def customers_deleted_events(*, actor: Actor, customer_ids: list[int]) -> int:
+    """DELETED: the id (``customer_ref``) and the reason only; the person's data goes with them.
+
+    Written before the rows go, unlinked.
+    """
     return events_write_rows(
         actor=actor,
         kind=EventKind.DELETED,
-        rows=((pk, {"customer": label}) for pk, label in labels.items()),
+        rows=((pk, {"reason": DELETION_REASON}) for pk in customer_ids),
         keep_link=False,
     )
+
+
+def deleted_customers_events_redact() -> int:
+    """Scrub the trail of customers deleted before deletion scrubbed it; return how many.
+
+    Their DELETED event still names them (``{"customer": "Name <email>"}``, the old shape):
+    each such trail is scrubbed and the event rewritten to the reason only. Idempotent.
+    """
+    old = CustomerEvent.objects.filter(kind=EventKind.DELETED).exclude(data__has_key="reason")
+    refs = sorted(set(old.values_list("customer_ref", flat=True)))
+    if refs:
+        customers_events_redact(customer_ids=refs)
+        CustomerEvent.objects.filter(kind=EventKind.DELETED, customer_ref__in=refs).update(
+            data={"reason": DELETION_REASON}
+        )
+    return len(refs)
+
+
+# Events whose scrubbed payload is unique (a note's id, a record number) are rewritten a few
+# hundred per statement: a longer CASE costs SQLite more than another statement.
+EVENT_SCRUB_BATCH = 500
+
+
+def _events_scrub(customer_ids: list[int]) -> int:
+    """Rewrite these customers' event payloads scrubbed; one UPDATE per distinct result.
+
+    A bulk action's events scrub to few distinct payloads (``{"tags": ["[redacted]"]}``), so
+    most events are rewritten by a handful of ``UPDATE ... WHERE id IN``; payloads with nothing
+    personal (statuses, consent codes) are not written at all.
+    """
+    groups: dict[str, tuple[Any, list[int]]] = {}
+    for pk, data in CustomerEvent.objects.filter(IdIn(F("customer_ref"), customer_ids)).values_list(
+        "pk", "data"
+    ):
+        scrubbed = event_data_scrub(data)
+        if scrubbed != data:
+            key = json.dumps(scrubbed, sort_keys=True)
+            groups.setdefault(key, (scrubbed, []))[1].append(pk)
+    unique = [CustomerEvent(pk=pks[0], data=data) for data, pks in groups.values() if len(pks) == 1]
+    for data, pks in groups.values():
+        if len(pks) > 1:
+            CustomerEvent.objects.filter(IdIn(F("pk"), pks)).update(data=data)
+    CustomerEvent.objects.bulk_update(unique, ["data"], batch_size=EVENT_SCRUB_BATCH)
+    return sum(len(pks) for _data, pks in groups.values())
+
+
+def customers_events_redact(*, customer_ids: list[int]) -> int:
+    """Scrub the personal data from these customers' audit trail; return the events rewritten.
+
+    Their events keep who did what and when, but every value goes (``event_data_scrub``: field
+    diffs, note bodies, addresses, labels); Django's own admin log, which names the object
+    (``object_repr`` is the customer's name) and its inlines, is blanked too. Erasure and
+    deletion call this in their transaction.
+    """
+    content_type = ContentType.objects.get_for_model(Customer)
+    rewritten = 0
+    for batch in id_batches(list(customer_ids)):
+        rewritten += _events_scrub(batch)
+        LogEntry.objects.filter(
+            content_type=content_type, object_id__in=[str(pk) for pk in batch]
+        ).update(object_repr=REDACTED_TEXT, change_message="")
+    return rewritten
 
 
 def customer_merged_events(
@@ -408,6 +491,7 @@ def orders_recorded_events(*, actor: Actor, orders: Sequence[Order]) -> int:
 
 
 # === describing ==============================================================================
+# Each event reads as sentences: translated field labels and values, never a payload key.
 
 
 def _when(iso) -> str:
@@ -420,62 +504,120 @@ def _when(iso) -> str:
 
 def _label(model, name: str) -> str:
     try:
-        return str(model._meta.get_field(name).verbose_name)
+        return capfirst(str(model._meta.get_field(name).verbose_name))
     except FieldDoesNotExist:
-        return name.replace("_", " ")
+        return capfirst(name.replace("_", " "))
 
 
-def display_value(value) -> str:
-    """One stored value as staff read it: dashes for nothing, labels for our codes."""
-    if value in (None, ""):
+def _field_label(name: str) -> str:
+    """The label of a changed field; ``address.city`` is a field of the default address."""
+    if name.startswith("address."):
+        return _("%(field)s of the address") % {"field": _label(Address, name.split(".", 1)[1])}
+    return _label(Customer, name)
+
+
+# Stored codes whose labels staff read, by the field that holds them.
+_CHOICES_BY_FIELD = {
+    "status": Status,
+    "source": Channel,
+    "email_consent": Consent,
+    "sms_consent": Consent,
+}
+
+
+def display_value(value, field: str | None = None) -> str:
+    """One stored value as staff read it: dashes for nothing, labels for our codes, phones
+    and dates as the list shows them."""
+    if value in (None, "", []):
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    if isinstance(value, str):
-        for choices in (Consent, ConsentSource):
-            if value in choices.values:
-                return str(choices(value).label)
-        return value
     if isinstance(value, list):
-        return ", ".join(display_value(item) for item in value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+        return ", ".join(display_value(item, field) for item in value)
+    if isinstance(value, str):
+        return _display_text(value, field)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
-def _diff_lines(model, changes: dict) -> list[str]:
+def _display_text(value: str, field: str | None) -> str:
+    choices = _CHOICES_BY_FIELD.get(field or "")
+    if choices is not None and value in choices.values:
+        return str(choices(value).label)
+    if field == "phone" or (field or "").endswith(".phone"):
+        return phone_display(value)
+    if field == "date_of_birth":
+        try:
+            return date_format(datetime.date.fromisoformat(value), "DATE_FORMAT")
+        except ValueError:
+            return value
+    for codes in (Consent, ConsentSource):
+        if field is None and value in codes.values:
+            return str(codes(value).label)
+    return value
+
+
+def _change_line(name: str, old, new) -> str:
+    params = {
+        "field": _field_label(name),
+        "old": display_value(old, name),
+        "new": display_value(new, name),
+    }
+    if old in (None, "", []):
+        return _("%(field)s set to %(new)s.") % params
+    if new in (None, "", []):
+        return _("%(field)s cleared (was %(old)s).") % params
+    return _("%(field)s changed from %(old)s to %(new)s.") % params
+
+
+def _diff_lines(changes: dict) -> list[str]:
+    lines = []
+    for name, pair in changes.items():
+        reader = _CHANGE_KEY_LINES.get(name)
+        if reader is not None:
+            lines += reader(pair)
+        elif isinstance(pair, list | tuple) and len(pair) == 2:
+            lines.append(_change_line(name, pair[0], pair[1]))
+        else:
+            lines.append(_("%(field)s: %(value)s.") % _field_value(name, pair))
+    return lines
+
+
+def _field_value(name: str, value) -> dict:
+    return {"field": _field_label(name), "value": display_value(value, name)}
+
+
+def _address_diff_lines(changes: dict) -> list[str]:
     return [
-        _("%(field)s: %(old)s → %(new)s")
+        _("%(field)s of the address changed from %(old)s to %(new)s.")
         % {
-            "field": _label(model, name),
-            "old": display_value(pair[0]),
-            "new": display_value(pair[1]),
+            "field": _label(Address, name),
+            "old": display_value(pair[0], name),
+            "new": display_value(pair[1], name),
         }
-        if isinstance(pair, list | tuple) and len(pair) == 2
-        else f"{_label(model, name)}: {display_value(pair)}"
         for name, pair in changes.items()
+        if isinstance(pair, list | tuple) and len(pair) == 2
     ]
 
 
-def _generic_line(key: str, value) -> list[str]:
-    return [f"{key.replace('_', ' ')}: {display_value(value)}"]
-
-
-def _changes_lines(value) -> list[str]:
-    return (
-        _diff_lines(Customer, value) if isinstance(value, dict) else _generic_line("changes", value)
-    )
-
-
-def _addresses_changed_lines(value) -> list[str]:
+def _tags_lines(names, *, added: bool) -> list[str]:
+    names = names if isinstance(names, list) else [names]
+    if not names:
+        return []
+    tags = ", ".join(str(name) for name in names)
+    if added:
+        return [
+            ngettext("Tag added: %(tags)s.", "Tags added: %(tags)s.", len(names)) % {"tags": tags}
+        ]
     return [
-        _("Address %(id)s, %(change)s") % {"id": item.get("id"), "change": line}
-        for item in value
-        for line in _diff_lines(Address, item.get("changes") or {})
+        ngettext("Tag removed: %(tags)s.", "Tags removed: %(tags)s.", len(names)) % {"tags": tags}
     ]
 
 
 def _notes_changed_lines(value) -> list[str]:
     return [
-        _("Note changed: %(old)s → %(new)s")
+        _("Note changed from “%(old)s” to “%(new)s”.")
         % {
             "old": display_value(n["changes"]["body"][0]),
             "new": display_value(n["changes"]["body"][1]),
@@ -485,23 +627,58 @@ def _notes_changed_lines(value) -> list[str]:
     ]
 
 
+def moved_text(*, orders: int, notes: int, addresses: int) -> str:
+    """'1 order, 2 notes and 3 addresses', each count with its own plural form."""
+    return _("%(orders)s, %(notes)s and %(addresses)s") % {
+        "orders": ngettext("%(count)d order", "%(count)d orders", orders) % {"count": orders},
+        "notes": ngettext("%(count)d note", "%(count)d notes", notes) % {"count": notes},
+        "addresses": ngettext("%(count)d address", "%(count)d addresses", addresses)
+        % {"count": addresses},
+    }
+
+
+def _count(value) -> int:
+    return len(value) if isinstance(value, list | dict) else int(value or 0)
+
+
+def _moved(summary) -> str:
+    summary = summary if isinstance(summary, dict) else {}
+    return moved_text(
+        orders=_count(summary.get("orders")),
+        notes=_count(summary.get("notes")),
+        addresses=_count(summary.get("addresses")),
+    )
+
+
+def _ids(ids) -> str:
+    ids = ids if isinstance(ids, list) else [ids]
+    return ", ".join(f"#{pk}" for pk in ids)
+
+
 # How a payload key written by the editing, import and merge events reads, whatever the kind.
 _KEY_LINES: dict[str, Callable[[Any], list[str]]] = {
-    "changes": _changes_lines,
-    "tags_added": lambda v: [_("Tags added: %(tags)s") % {"tags": display_value(v)}],
-    "tags_removed": lambda v: [_("Tags removed: %(tags)s") % {"tags": display_value(v)}],
+    "changes": lambda v: _diff_lines(v) if isinstance(v, dict) else [],
+    "tags": lambda v: _tags_lines(v, added=True),
+    "tags_added": lambda v: _tags_lines(v, added=True),
+    "tags_removed": lambda v: _tags_lines(v, added=False),
+    "source": lambda v: [_("Source channel: %(source)s.") % {"source": display_value(v, "source")}],
     "addresses_added": lambda v: [
-        _("Address added: %(address)s") % {"address": a.get("address")} for a in v
+        _("Address added: %(address)s.") % {"address": a.get("address")} for a in v
     ],
     "addresses_removed": lambda v: [
-        _("Address removed: %(address)s") % {"address": a.get("address")} for a in v
+        _("Address removed: %(address)s.") % {"address": a.get("address")} for a in v
     ],
-    "addresses_changed": _addresses_changed_lines,
+    "addresses_changed": lambda v: [
+        line for item in v for line in _address_diff_lines(item.get("changes") or {})
+    ],
     "notes_changed": _notes_changed_lines,
     "notes_removed": lambda v: [
-        _("Note removed: %(body)s") % {"body": display_value(n.get("body"))} for n in v
+        _("Note removed: “%(body)s”.") % {"body": display_value(n.get("body"))} for n in v
     ],
+    "note_added": lambda v: [_("Note added: “%(body)s”.") % {"body": display_value(v)}],
 }
+# Keys inside "changes" that are not a field's [old, new] pair.
+_CHANGE_KEY_LINES = {key: _KEY_LINES[key] for key in ("tags_added", "tags_removed", "note_added")}
 
 
 def _payload_lines(data: dict, special: dict[str, Callable[[Any], list[str]]] | None = None):
@@ -509,27 +686,42 @@ def _payload_lines(data: dict, special: dict[str, Callable[[Any], list[str]]] | 
     readers = {**_KEY_LINES, **(special or {})}
     for key, value in data.items():
         reader = readers.get(key)
-        lines += reader(value) if reader else _generic_line(key, value)
+        lines += reader(value) if reader else _unknown_lines(key, value)
     return lines
+
+
+def _unknown_lines(key: str, value) -> list[str]:
+    # A key no describer knows (an event written by a newer path): still shown, never fatal.
+    return [f"{key.replace('_', ' ')}: {display_value(value)}"]
 
 
 def _consent_lines(data: dict) -> list[str]:
     channel = _("Email marketing") if data.get("channel") == "email" else _("SMS marketing")
     return [
-        _("%(channel)s: %(old)s → %(new)s (source: %(source)s)")
-        % {
-            "channel": channel,
-            "old": display_value(data.get("old")),
-            "new": display_value(data.get("new")),
-            "source": display_value(data.get("source")),
-        }
+        capfirst(
+            _("%(channel)s changed from %(old)s to %(new)s (source: %(source)s).")
+            % {
+                "channel": channel,
+                "old": display_value(data.get("old"), "email_consent"),
+                "new": display_value(data.get("new"), "email_consent"),
+                "source": display_value(data.get("source")),
+            }
+        )
     ]
 
 
 def _erasure_requested_lines(data: dict) -> list[str]:
     if "hold_days" not in data:
         return _payload_lines(data)
-    return [_("To be erased %(days)s days after the last order.") % {"days": data["hold_days"]}]
+    days = _count(data["hold_days"])
+    return [
+        ngettext(
+            "To be erased %(days)s day after the last order.",
+            "To be erased %(days)s days after the last order.",
+            days,
+        )
+        % {"days": days}
+    ]
 
 
 def _redacted_lines(data: dict) -> list[str]:
@@ -547,14 +739,13 @@ def _redacted_lines(data: dict) -> list[str]:
     ]
     if data.get("merged_records"):
         lines.append(
-            _("Merged records erased too: %(ids)s")
-            % {"ids": ", ".join(f"#{pk}" for pk in data["merged_records"])}
+            _("Merged records erased too: %(ids)s") % {"ids": _ids(data["merged_records"])}
         )
     return lines
 
 
 def _note_added_lines(data: dict) -> list[str]:
-    return _payload_lines(data, {"body": lambda v: [display_value(v)], "id": lambda v: []})
+    return [_("Note: “%(body)s”.") % {"body": display_value(data.get("body"))}]
 
 
 def _order_recorded_lines(data: dict) -> list[str]:
@@ -568,25 +759,143 @@ def _order_recorded_lines(data: dict) -> list[str]:
     ]
 
 
-# The words beside each writer above; a kind not listed reads its payload key by key.
+def _imported_lines(data: dict) -> list[str]:
+    from customers.services.importing.formats import FORMAT_LABELS
+
+    records = data.get("records") or []
+    records = records if isinstance(records, list) else [records]
+    fmt = data.get("format")
+    lines = [
+        ngettext(
+            "From the file “%(file)s” (%(format)s), record %(records)s.",
+            "From the file “%(file)s” (%(format)s), records %(records)s.",
+            len(records),
+        )
+        % {
+            "file": display_value(data.get("file")),
+            "format": str(FORMAT_LABELS.get(fmt, display_value(fmt))),
+            "records": ", ".join(str(number) for number in records) or "—",
+        }
+    ]
+    if data.get("created"):
+        lines.append(_("Created by the import."))
+    rest = {k: v for k, v in data.items() if k not in ("file", "format", "records", "created")}
+    return lines + _payload_lines(rest)
+
+
+def _group_lines(data: dict) -> list[str]:
+    old, new = data.get("from"), data.get("to")
+    if not old:
+        return [_("Added to the group %(group)s.") % {"group": display_value(new)}]
+    if not new:
+        return [_("Removed from the group %(group)s.") % {"group": display_value(old)}]
+    return [
+        _("Moved from the group %(old)s to the group %(new)s.")
+        % {"old": display_value(old), "new": display_value(new)}
+    ]
+
+
+def _status_lines(data: dict) -> list[str]:
+    status = data.get("status")
+    if not (isinstance(status, list) and len(status) == 2):
+        return _payload_lines(data)
+    return [
+        _("Status changed from %(old)s to %(new)s.")
+        % {"old": display_value(status[0], "status"), "new": display_value(status[1], "status")}
+    ]
+
+
+def _emailed_lines(data: dict) -> list[str]:
+    params = {"subject": display_value(data.get("subject"))}
+    if data.get("marketing"):
+        return [_("Marketing email “%(subject)s” sent.") % params]
+    return [_("Email “%(subject)s” sent.") % params]
+
+
+def _deleted_lines(data: dict) -> list[str]:
+    if data.get("reason") == DELETION_REASON:
+        return [_("Deleted through the guarded delete; no personal data was kept.")]
+    # An event written before deletion kept no personal data (scrubbed by the next erasure run).
+    label = phone_display_in_text(str(data.get("customer") or "—"))
+    return [_("Deleted: %(customer)s.") % {"customer": label}]
+
+
+def _merged_lines(data: dict) -> list[str]:
+    moved = data.get("moved") if isinstance(data.get("moved"), dict) else {}
+    lines = [
+        _("%(ids)s merged into this customer: %(moved)s moved.")
+        % {"ids": _ids(pk), "moved": _moved(summary)}
+        for pk, summary in moved.items()
+    ]
+    if not moved and data.get("absorbed"):
+        lines.append(_("%(ids)s merged into this customer.") % {"ids": _ids(data["absorbed"])})
+    return (
+        lines
+        + _tags_lines(data.get("tags_added") or [], added=True)
+        + _diff_lines(data.get("changes") or {})
+    )
+
+
+def _absorbed_lines(data: dict) -> list[str]:
+    return [
+        _("Merged into customer #%(id)s: %(moved)s moved.")
+        % {"id": data.get("merged_into"), "moved": _moved(data.get("moved"))}
+    ]
+
+
+def _unmerged_lines(data: dict) -> list[str]:
+    if "split_from" in data:
+        return [
+            _("Split from customer #%(id)s again, with %(moved)s.")
+            % {"id": data["split_from"], "moved": _moved(data.get("moved_back"))}
+        ]
+    lines = [
+        _("%(ids)s restored, with %(moved)s.")
+        % {"ids": _ids(data.get("restored") or []), "moved": _moved(data.get("moved_back"))}
+    ]
+    fields = data.get("fields_restored") or []
+    if fields:
+        lines.append(
+            _("Values restored: %(fields)s.")
+            % {"fields": ", ".join(_field_label(name) for name in fields)}
+        )
+    return lines
+
+
+# The words beside each writer above, one describer per kind.
 DESCRIBERS: dict[str, Callable[[dict], list[str]]] = {
+    EventKind.CREATED: _payload_lines,
+    EventKind.UPDATED: _payload_lines,
+    EventKind.TAGS_ADDED: lambda d: _tags_lines(d.get("tags") or [], added=True),
+    EventKind.TAGS_REMOVED: lambda d: _tags_lines(d.get("tags") or [], added=False),
+    EventKind.GROUP_CHANGED: _group_lines,
+    EventKind.ARCHIVED: _status_lines,
+    EventKind.UNARCHIVED: _status_lines,
+    EventKind.EMAILED: _emailed_lines,
+    EventKind.DELETED: _deleted_lines,
+    EventKind.MERGED: _merged_lines,
+    EventKind.ABSORBED: _absorbed_lines,
+    EventKind.UNMERGED: _unmerged_lines,
+    EventKind.IMPORTED: _imported_lines,
     EventKind.CONSENT_CHANGED: _consent_lines,
     EventKind.ERASURE_REQUESTED: _erasure_requested_lines,
+    EventKind.ERASURE_CANCELLED: lambda d: [],
     EventKind.REDACTED: _redacted_lines,
+    EventKind.PERSONAL_DATA_EXPORTED: lambda d: [],
     EventKind.NOTE_ADDED: _note_added_lines,
     EventKind.ORDER_RECORDED: _order_recorded_lines,
 }
 
 
 def event_lines(event: CustomerEvent) -> list[str]:
-    """Describe what an event recorded, one readable line per change.
+    """Describe what an event recorded, one sentence per change.
 
     Events written by any path are shown: a shape its describer does not know falls back to
-    one "key: value" line per item rather than failing the page.
+    one line per item rather than failing the page.
     """
     data = event.data if isinstance(event.data, dict) else {}
     try:
         return DESCRIBERS.get(event.kind, _payload_lines)(data)
-    except (AttributeError, IndexError, KeyError, TypeError):
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
         data = event.data if isinstance(event.data, dict) else {"data": event.data}
-        return [line for key, value in data.items() for line in _generic_line(key, value)]
+        return [line for key, value in data.items() for line in _unknown_lines(key, value)]

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.address_keys import Pipes
 from customers.models import EMAIL_ODD, NOT_LIVE, Address, Customer
+from customers.phones import phone_search_candidates, phone_search_digits
 
 EMAIL = "email"
 PHONE = "phone"
@@ -141,15 +142,37 @@ def _email_members() -> Q | None:
     return Q(email__in=sorted({key for _pk, key in rows})) | Q(pk__in=[pk for pk, _key in rows])
 
 
-def _email_groups() -> QuerySet | None:
+def duplicates_search(text: str) -> QuerySet[Customer] | None:
+    """The customers a duplicates-page search means (None: no search).
+
+    Every word must be in the first name, last name or email; a phone number in any format
+    (or a run of its digits) matches the phone.
+    """
+    text = " ".join(text.split())
+    if not text:
+        return None
+    words = Q()
+    for word in text.split(" "):
+        words &= (
+            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        )
+    digits = phone_search_digits(text)
+    if digits:
+        words |= Q(phone__in=phone_search_candidates(text)) | Q(phone__contains=digits)
+    return Customer.objects.filter(words).order_by()
+
+
+def _email_groups(search: QuerySet[Customer] | None = None) -> QuerySet | None:
     members = _email_members()
     if members is None:
         return None
+    groups = _listed_customers().exclude(email="").filter(members)
+    if search is not None:
+        groups = groups.alias(search_key=Lower(Trim("email"))).filter(
+            search_key__in=search.annotate(found=Lower(Trim("email"))).values("found")
+        )
     return (
-        _listed_customers()
-        .exclude(email="")
-        .filter(members)
-        .annotate(reason=Value(EMAIL), key=Lower(Trim("email")))
+        groups.annotate(reason=Value(EMAIL), key=Lower(Trim("email")))
         .values("reason", "key")
         .annotate(size=Count("pk"), ids=IdList("pk"), label=Min("email"))
         .filter(size__gt=1)
@@ -158,11 +181,12 @@ def _email_groups() -> QuerySet | None:
     )
 
 
-def _phone_groups() -> QuerySet:
+def _phone_groups(search: QuerySet[Customer] | None = None) -> QuerySet:
+    groups = _listed_customers().filter(phone__in=_phone_candidates())
+    if search is not None:
+        groups = groups.filter(phone__in=search.exclude(phone="").values("phone"))
     return (
-        _listed_customers()
-        .filter(phone__in=_phone_candidates())
-        .annotate(reason=Value(PHONE), key=F("phone"))
+        groups.annotate(reason=Value(PHONE), key=F("phone"))
         .values("reason", "key")
         .annotate(size=Count("pk"), ids=IdList("pk"), label=Min("phone"))
         .filter(size__gt=1)
@@ -171,14 +195,16 @@ def _phone_groups() -> QuerySet:
     )
 
 
-def _address_groups() -> QuerySet:
+def _address_groups(search: QuerySet[Customer] | None = None) -> QuerySet:
     label = Pipes(
         "address1", Value(", "), "postal_code", Value(" "), "city", Value(", "), "country_code"
     )
+    groups = _listed_addresses().filter(match_key__in=_address_candidates())
+    if search is not None:
+        found = _keyed_addresses().filter(customer__in=search.values("pk"))
+        groups = groups.filter(match_key__in=found.values("match_key"))
     return (
-        _listed_addresses()
-        .filter(match_key__in=_address_candidates())
-        .annotate(reason=Value(ADDRESS), key=F("match_key"))
+        groups.annotate(reason=Value(ADDRESS), key=F("match_key"))
         .values("reason", "key")
         .annotate(
             size=Count("customer_id", distinct=True),
@@ -194,8 +220,11 @@ def _address_groups() -> QuerySet:
 GROUP_QUERIES = {EMAIL: _email_groups, PHONE: _phone_groups, ADDRESS: _address_groups}
 
 
-def duplicate_groups(*, reason: str | None = None) -> QuerySet:
+def duplicate_groups(*, reason: str | None = None, search: str = "") -> QuerySet:
     """Return the groups of possible duplicates as rows (reason, key, size, ids, label).
+
+    ``search`` keeps the groups holding a customer it finds (:func:`duplicates_search`), in
+    the same one query.
 
     Ordered by reason then key, so the caller can paginate it (a slice is a LIMIT/OFFSET on
     the database). ``ids`` is a comma-separated list of the group's customer ids; ``reason``
@@ -204,7 +233,8 @@ def duplicate_groups(*, reason: str | None = None) -> QuerySet:
     scan and guards the invariant.
     """
     kinds = [reason] if reason in GROUP_QUERIES else list(GROUP_QUERIES)
-    queries = [query for kind in kinds if (query := GROUP_QUERIES[kind]()) is not None]
+    found = duplicates_search(search)
+    queries = [query for kind in kinds if (query := GROUP_QUERIES[kind](found)) is not None]
     if not queries:
         return Customer.objects.none().values("pk")
     qs = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]

@@ -10,7 +10,7 @@ from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from customers.audit.events import Actor, customers_deleted_events
+from customers.audit.events import Actor, customers_deleted_events, customers_events_redact
 from customers.db.bulk import (
     IdIn,
     Selection,
@@ -151,15 +151,18 @@ def customers_delete(*, actor: Actor, customers: Selection) -> DeletionResult:
 
     Rows are locked first and the guard re-read under the lock, so an order recorded meanwhile
     keeps its customer. Deleting removes addresses, notes and tag links; the audit trail stays
-    (events keep the customer's id), and no order is ever deleted (PROTECT backs the guard).
+    (events keep the customer's id) with its personal values scrubbed, and no order is ever
+    deleted (PROTECT backs the guard).
     """
     ids = selection_lock(customers)
     rows: list[dict] = []
     for batch in id_batches(ids):
         rows.extend(_annotated(customers_with_ids(batch)))
     plan = _plan(rows, selected=len(ids))
-    labels = {row["pk"]: _label(row) for row in rows}
-    customers_deleted_events(actor=actor, labels={pk: labels[pk] for pk in plan.deletable})
+    # The trail outlives the customer: what it said about the person goes now, in this
+    # transaction, since erasure cannot reach a customer that no longer exists.
+    customers_events_redact(customer_ids=plan.deletable)
+    customers_deleted_events(actor=actor, customer_ids=plan.deletable)
     deleted = 0
     for batch in id_batches(plan.deletable):
         deleted += _delete_batch(batch)

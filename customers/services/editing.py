@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -22,6 +24,7 @@ from customers.audit.events import (
 from customers.db.locks import customer_lock
 from customers.models import (
     Address,
+    Channel,
     ConsentSource,
     Customer,
     CustomerEvent,
@@ -35,6 +38,7 @@ from customers.personal_data import (
     CUSTOMER_IDENTITY_FIELDS,
 )
 from customers.services.consent import CHANNELS, consent_apply
+from customers.services.tagging import tags_resolve
 
 # Fields whose change the audit trail records; consent has its own event.
 AUDITED_FIELDS = (
@@ -45,6 +49,7 @@ AUDITED_FIELDS = (
 # Fields other services own (merge, erasure, archive): the change form never writes them, even
 # if the object it was given was read before such a service changed the row.
 SERVICE_OWNED_FIELDS = (
+    "source",
     "status",
     "merged_into_id",
     "erasure_requested_at",
@@ -61,6 +66,38 @@ STALE_EDIT = _(
 STALE_EDIT_UNKNOWN = _("another user")
 REDACTED_READ_ONLY = _("This customer's personal data was erased: it cannot be edited.")
 VERSION_MISSING = _("This form has no version: reload the page and enter your changes again.")
+TAGS_NOT_ALLOWED = _("You do not have the permission to change customers' tags.")
+GROUP_NOT_ALLOWED = _("You do not have the permission to change customers' group.")
+TAG_CREATE_NOT_ALLOWED = _(
+    "You do not have the permission to create tags, and these do not exist yet: %(tags)s."
+)
+TAG_PERMISSION = "customers.tag_customer"
+TAG_CREATE_PERMISSION = "customers.add_tag"
+GROUP_PERMISSION = "customers.group_customer"
+
+
+def actor_may(actor: Actor, permission: str) -> bool:
+    """Whether ``actor`` holds ``permission``; work without a user (a command) may everything."""
+    return not isinstance(actor, AbstractBaseUser) or actor.has_perm(permission)
+
+
+def _field_permissions_check(
+    actor: Actor, *, group_changed: bool, tags: list[str] | None, before_tags: set[str]
+) -> None:
+    """Refuse a tag or group change the actor may not make, whatever form sent it."""
+    if group_changed and not actor_may(actor, GROUP_PERMISSION):
+        raise ValidationError(GROUP_NOT_ALLOWED, code="group_not_allowed")
+    if tags is None or {t.lower() for t in tags} == {t.lower() for t in before_tags}:
+        return
+    if not actor_may(actor, TAG_PERMISSION):
+        raise ValidationError(TAGS_NOT_ALLOWED, code="tags_not_allowed")
+    _found, missing = tags_resolve(names=tags, create=False)
+    if missing and not actor_may(actor, TAG_CREATE_PERMISSION):
+        raise ValidationError(
+            TAG_CREATE_NOT_ALLOWED,
+            code="tag_create_not_allowed",
+            params={"tags": ", ".join(missing)},
+        )
 
 
 def _plain(value):
@@ -116,6 +153,70 @@ def _stale_error(customer_id: int) -> ValidationError:
     return ValidationError(
         STALE_EDIT, code="stale_version", params={"who": who, "when": when, "what": what}
     )
+
+
+# --- a refused save: what the other person changed, what the user changed ------------------
+
+
+def snapshot_value(value):
+    """One field's value in the canonical, JSON-ready form two snapshots are compared in."""
+    if hasattr(value, "pk"):
+        return value.pk
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple | set):
+        return sorted((str(item) for item in value), key=str.lower)
+    return value
+
+
+def customer_snapshot(customer: Customer, names: Iterable[str]) -> dict[str, object]:
+    """The stored values of these change-form fields (``tags`` as its names), canonical."""
+    snapshot = {}
+    for name in names:
+        if name == "tags":
+            value = list(customer.tags.names()) if customer.pk else []
+        else:
+            value = getattr(customer, Customer._meta.get_field(name).attname)
+        snapshot[name] = snapshot_value(value)
+    return snapshot
+
+
+@dataclass
+class EditConflict:
+    """What a refused save meets: the stored version and values, and per field the other
+    person changed since the form was loaded, their value and the user's (``yours``)."""
+
+    version: int
+    current: dict[str, object]
+    theirs: dict[str, object] = field(default_factory=dict)
+    yours: dict[str, object] = field(default_factory=dict)
+    # Of those fields, the ones the user changed too: the user must choose.
+    both: list[str] = field(default_factory=list)
+
+
+def customer_edit_conflict(
+    *, customer_id: int, base: dict[str, object], yours: dict[str, object]
+) -> EditConflict:
+    """Compare a refused form with the stored customer, field by field.
+
+    ``base`` holds the values the form was loaded with, ``yours`` the values the user sent
+    (canonical, see :func:`snapshot_value`). A field the other person changed (stored differs
+    from ``base``) is returned with both values; the user's own edits elsewhere are not touched.
+    """
+    stored = Customer.objects.get(pk=customer_id)
+    current = customer_snapshot(stored, base)
+    conflict = EditConflict(version=stored.version, current=current)
+    for name, loaded in base.items():
+        if current[name] == loaded:
+            continue
+        mine = yours.get(name, loaded)
+        conflict.theirs[name] = current[name]
+        conflict.yours[name] = mine
+        if mine not in (loaded, current[name]):
+            conflict.both.append(name)
+    return conflict
 
 
 @transaction.atomic
@@ -284,6 +385,11 @@ def customer_save(
     created = customer.pk is None
     changes: dict[str, list] = {}
     if created:
+        # Typed in by hand: the channel is set here, never taken from the form.
+        customer.source = Channel.MANUAL
+        _field_permissions_check(
+            actor, group_changed=customer.group_id is not None, tags=tags, before_tags=set()
+        )
         consent_changes = _consent_on_create(customer, now)
         customer.save()
         before_tags: set[str] = set()
@@ -298,9 +404,15 @@ def customer_save(
             raise ValidationError(REDACTED_READ_ONLY, code="redacted")
         for name in SERVICE_OWNED_FIELDS:
             setattr(customer, name, getattr(stored, name))
+        before_tags = set(stored.tags.names())
+        _field_permissions_check(
+            actor,
+            group_changed=customer.group_id != stored.group_id,
+            tags=tags,
+            before_tags=before_tags,
+        )
         changes = _diff(stored, customer, AUDITED_FIELDS)
         consent_changes = _consent_on_update(customer, stored, now)
-        before_tags = set(stored.tags.names())
         customer.version = stored.version
 
     data = _tags_set(customer, tags, before_tags, created) if tags is not None else {}

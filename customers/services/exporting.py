@@ -2,7 +2,9 @@
 
 One implementation for the admin download and the ``export_customers`` command. Rows are
 streamed in chunks (a constant number of queries per chunk), so a million customers never sit in
-memory. The output re-imports through customers/services/importing.py without loss.
+memory. The output re-imports through customers/services/importing.py without loss. Every
+export, this one and the personal-data export, leaves an ``ExportRecord``: who, which selection,
+which columns, how many rows.
 """
 
 from __future__ import annotations
@@ -11,10 +13,21 @@ import csv
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Address, Consent, Customer, Note
+from customers.audit.events import Actor, actor_fields
+from customers.models import (
+    Address,
+    Consent,
+    Customer,
+    ExportKind,
+    ExportOrigin,
+    ExportRecord,
+    Note,
+)
 
 CHUNK_SIZE = 2000
 DELIMITERS = (",", ";")
@@ -111,6 +124,41 @@ def export_check(*, columns: Sequence[str], delimiter: str) -> None:
         raise ValidationError(BAD_DELIMITER, code="delimiter")
 
 
+@transaction.atomic
+def export_record_create(
+    *,
+    actor: Actor,
+    kind: str,
+    origin: str,
+    selection: dict,
+    columns: Sequence[str],
+    rows: int,
+) -> ExportRecord:
+    """Record that ``actor`` exported ``rows`` rows of ``selection`` with these columns."""
+    return ExportRecord.objects.create(
+        **actor_fields(actor),
+        kind=kind,
+        origin=origin,
+        selection=selection,
+        columns=list(columns),
+        rows=rows,
+    )
+
+
+def export_selection(*, scope: str, filters: str = "", ids: Sequence[int] = ()) -> dict:
+    """Describe what an export covers, for its record: everything, a filtered list, or ids.
+
+    ``filters`` is the customer list's query string; it is kept as a mapping of lists (the
+    search term, each filter) so that the record reads without URL decoding.
+    """
+    description: dict = {"scope": scope}
+    if scope == "filtered":
+        description["filters"] = {key: values for key, values in QueryDict(filters).lists()}
+    if scope == "selected":
+        description["ids"] = sorted(int(pk) for pk in ids)
+    return description
+
+
 class _Line:
     """A file-like object csv.writer writes one line into."""
 
@@ -124,10 +172,25 @@ def customers_export_lines(
     columns: Sequence[str] | None = None,
     delimiter: str = ",",
     bom: bool = True,
+    actor: Actor = None,
+    origin: str = ExportOrigin.ADMIN,
+    selection: dict | None = None,
 ) -> Iterator[str]:
-    """Yield the CSV export of ``queryset`` line by line (header first)."""
+    """Yield the CSV export of ``queryset`` line by line (header first); record the export.
+
+    The record is written when the first line is asked for, before any data leaves, with the
+    number of rows the queryset holds then.
+    """
     columns = list(columns or ALL_HEADERS)
     export_check(columns=columns, delimiter=delimiter)
+    export_record_create(
+        actor=actor,
+        kind=ExportKind.CUSTOMERS,
+        origin=origin,
+        selection=selection if selection is not None else {},
+        columns=columns,
+        rows=queryset.order_by().count(),
+    )
     writer = csv.writer(_Line(), delimiter=delimiter, lineterminator="\r\n")
     getters = [COLUMNS[name] for name in columns]
     header = writer.writerow(columns)

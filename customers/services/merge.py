@@ -68,6 +68,9 @@ MERGE_TOO_MANY = _(
 MERGE_BAD_CHOICE = _("The value of %(field)s must come from one of the selected customers.")
 
 UNMERGE_ALREADY_UNDONE = _("This merge was already undone.")
+UNMERGE_ERASED = _(
+    "%(customer)s has had their personal data erased: a merge that involves them cannot be undone."
+)
 UNMERGE_SURVIVOR_MERGED = _(
     "%(customer)s has since been merged into another customer: undo that merge first."
 )
@@ -482,6 +485,15 @@ def merge_undo_blockers(merge: CustomerMerge) -> list[ValidationError]:
     ids = [merge.survivor_id, *merge.absorbed_ids]
     by_id = Customer.objects.in_bulk(ids)
     survivor = by_id[merge.survivor_id]
+    # Nothing may bring an erased person back: not the survivor, not a record merged into it.
+    erased = [by_id[pk] for pk in ids if pk in by_id and by_id[pk].status == Status.REDACTED]
+    if erased:
+        return [
+            ValidationError(
+                UNMERGE_ERASED, code="unmerge_erased", params={"customer": f"#{customer.pk}"}
+            )
+            for customer in erased
+        ]
     errors = []
     if survivor.status == Status.MERGED:
         errors.append(

@@ -1,22 +1,25 @@
 """Privacy requests: erasure (request, cancel, carry out after the hold) and personal-data export.
 
 Erasure redacts in place rather than deleting: the customer's orders stay (numbers, dates,
-totals, currency) so the shop's accounts stay whole, but nothing left on the customer, its
-orders or its audit trail identifies the person.
+totals, currency) so the shop's accounts stay whole, but nothing left identifies the person:
+not the customer, the records merged into it however long the chain, their orders, audit trail
+and Django's admin log, the merge records they are part of, nor the import working files that
+name them. What is personal is read from ``customers.personal_data``;
+``tests/customers/test_erasure_leaves_nothing.py`` searches the whole database and the private
+folder afterwards.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max, QuerySet
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -25,7 +28,9 @@ from customers.audit.events import (
     Actor,
     customers_erasure_cancelled_events,
     customers_erasure_requested_events,
+    customers_events_redact,
     customers_redacted_events,
+    deleted_customers_events_redact,
     personal_data_exported_event,
 )
 from customers.db.locks import customer_lock, customers_lock, locked
@@ -33,19 +38,31 @@ from customers.models import (
     Address,
     Customer,
     CustomerEvent,
+    CustomerMerge,
+    EventKind,
+    ExportKind,
+    ExportOrigin,
+    ExportRecord,
+    Mailing,
     Note,
     Order,
     Status,
     TaggedCustomer,
 )
 from customers.personal_data import (
+    ADDRESS_CONTACT_FIELDS,
     ADDRESS_DERIVED_FIELDS,
-    SAFE_PAYLOAD_STRINGS,
+    CUSTOMER_CONTACT_FIELDS,
+    REDACTED_TEXT,
     classified_fields,
     customer_blank_values,
+    event_data_scrub,
     order_snapshot_scrub,
+    snapshot_scrub,
 )
 from customers.selectors.audit import consent_history
+from customers.services.exporting import export_record_create
+from customers.services.importing.files import imports_forget
 
 ERASURE_NOT_POSSIBLE = _(
     "%(customer)s cannot be erased: it has been merged into another customer or already erased."
@@ -66,7 +83,7 @@ ERASURE_BLOCKS = (
 BATCH_SIZE = 100
 LOOKUP_CHUNK = 1000
 EVENT_BATCH_SIZE = 2000
-REDACTED = "[redacted]"
+REDACTED = REDACTED_TEXT
 EXPORT_FORMAT = "backoffice-personal-data/1"
 
 # What erasure writes on the customer row: its personal fields blanked, the request closed; the
@@ -210,30 +227,137 @@ class ErasureRun:
     waiting: list[tuple[int, datetime.datetime]] = field(default_factory=list)
 
 
-def scrub_audit_data(value):
-    """Replace every personal value in an event's data, keeping its shape, ids and our codes."""
-    if isinstance(value, dict):
-        return {key: scrub_audit_data(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub_audit_data(item) for item in value]
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str) and value in SAFE_PAYLOAD_STRINGS:
-        return value
-    return REDACTED
+MERGE_EVENT_KINDS = (EventKind.MERGED, EventKind.ABSORBED, EventKind.UNMERGED)
 
 
-def _scrub_events(ids: list[int]) -> None:
-    """Blank the personal data in these customers' earlier audit events (field diffs, notes)."""
-    events = list(CustomerEvent.objects.filter(customer_ref__in=ids).only("pk", "data"))
+def _merged_family(ids: list[int]) -> dict[int, int]:
+    """Every record merged into these customers, directly or through a chain: id -> parent.
+
+    One locked query per level of the chain (W into Z, Z into X: two levels under X).
+    """
+    parents: dict[int, int] = {}
+    level = ids
+    while level:
+        rows = dict(
+            locked(Customer.objects.filter(merged_into_id__in=level)).values_list(
+                "pk", "merged_into_id"
+            )
+        )
+        level = [pk for pk in rows if pk not in parents and pk not in ids]
+        parents.update({pk: rows[pk] for pk in level})
+    return parents
+
+
+def _root_of(pk: int, parents: dict[int, int]) -> int:
+    while pk in parents:
+        pk = parents[pk]
+    return pk
+
+
+def _merge_snapshots_scrub(family: list[int]) -> None:
+    """Blank the personal values of every merge record these customers are part of.
+
+    As survivor (its before/after snapshots are theirs) or as an absorbed record of a merge
+    since undone (the survivor may have taken their email or name): found through the merge
+    events of their own trail, which name each merge they took part in.
+    """
+    merge_ids = {
+        pk
+        for pk in CustomerEvent.objects.filter(
+            customer_ref__in=family, kind__in=MERGE_EVENT_KINDS
+        ).values_list("data__merge", flat=True)
+        if isinstance(pk, int)
+    }
+    merges = list(
+        locked(CustomerMerge.objects.filter(Q(survivor_id__in=family) | Q(pk__in=merge_ids)))
+    )
+    for merge in merges:
+        merge.survivor_before = snapshot_scrub(merge.survivor_before, blank=REDACTED)
+        merge.survivor_after = snapshot_scrub(merge.survivor_after, blank=REDACTED)
+    CustomerMerge.objects.bulk_update(
+        merges, ["survivor_before", "survivor_after"], batch_size=EVENT_BATCH_SIZE
+    )
+    # A survivor outside the family (the merge was undone) recorded the values it took from
+    # them in its own MERGED event: that event goes the way of theirs.
+    others = {m.pk: m.survivor_id for m in merges if m.survivor_id not in family}
+    events = [
+        event
+        for event in CustomerEvent.objects.filter(
+            customer_ref__in=set(others.values()), kind__in=MERGE_EVENT_KINDS
+        ).only("pk", "data")
+        if isinstance(event.data, dict) and event.data.get("merge") in others
+    ]
     for event in events:
-        event.data = scrub_audit_data(event.data)
+        event.data = event_data_scrub(event.data)
     CustomerEvent.objects.bulk_update(events, ["data"], batch_size=EVENT_BATCH_SIZE)
-    # Django's own admin log names the object (the customer's name or email) and its inlines.
-    LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Customer),
-        object_id__in=[str(pk) for pk in ids],
-    ).update(object_repr=REDACTED, change_message="")
+
+
+def _contact_details(family: list[int]) -> set[str]:
+    """The emails and phones these customers and their addresses hold (before they go)."""
+    values = Customer.objects.filter(pk__in=family).values_list(*CUSTOMER_CONTACT_FIELDS)
+    phones = Address.objects.filter(customer_id__in=family).values_list(*ADDRESS_CONTACT_FIELDS)
+    return {value for row in [*values, *phones] for value in row if value}
+
+
+def _names(family: list[int]) -> set[str]:
+    """Full and last names of these customers: what a clerk may have searched the list for."""
+    names = set()
+    for first, last in Customer.objects.filter(pk__in=family).values_list(
+        "first_name", "last_name"
+    ):
+        names |= {" ".join(part for part in (first, last) if part), last}
+    return {name for name in names if len(name) >= 3}
+
+
+def _search_names_person(value: str, terms: set[str]) -> bool:
+    """Whether a search or filter value of an export names one of the person's details."""
+    text = value.strip().lower()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    for term in terms:
+        term = term.lower()
+        if term in text or (len(text) >= 4 and text in term):
+            return True
+        term_digits = "".join(ch for ch in term if ch.isdigit())
+        if len(digits) >= 6 and term_digits.endswith(digits):
+            return True
+    return False
+
+
+def _export_records_scrub(terms: set[str]) -> None:
+    """Blank the search and filter values of recorded exports that name the erased person.
+
+    An export record keeps the list's query string (``q=annika@example.se``): the record stays,
+    with who, when, which columns and how many rows, but not the person it searched for.
+    """
+    if not terms:
+        return
+    changed = []
+    for record in ExportRecord.objects.filter(selection__has_key="filters").only("selection"):
+        filters = record.selection.get("filters") or {}
+        scrubbed = {
+            key: [REDACTED_TEXT if _search_names_person(v, terms) else v for v in values]
+            for key, values in filters.items()
+        }
+        if scrubbed != filters:
+            record.selection = {**record.selection, "filters": scrubbed}
+            changed.append(record)
+    ExportRecord.objects.bulk_update(changed, ["selection"], batch_size=EVENT_BATCH_SIZE)
+
+
+def _mailings_scrub(terms: set[str]) -> None:
+    """Cut the erased person's names and contacts out of the mailings' subjects and texts."""
+    if not terms:
+        return
+    names = Q()
+    for term in terms:
+        names |= Q(subject__icontains=term) | Q(body__icontains=term)
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.I)
+    changed = []
+    for mailing in Mailing.objects.filter(names).only("subject", "body"):
+        mailing.subject = pattern.sub(REDACTED_TEXT, mailing.subject)
+        mailing.body = pattern.sub(REDACTED_TEXT, mailing.body)
+        changed.append(mailing)
+    Mailing.objects.bulk_update(changed, ["subject", "body"], batch_size=EVENT_BATCH_SIZE)
 
 
 def _redact_order_snapshots(ids: list[int]) -> None:
@@ -247,9 +371,8 @@ def _redact_order_snapshots(ids: list[int]) -> None:
     Order.objects.bulk_update(orders, ["shipping_address"], batch_size=EVENT_BATCH_SIZE)
 
 
-@transaction.atomic
-def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> list[int]:
-    """Erase the customers of ``ids`` that are still due, in one transaction; return them."""
+def _due_rows(ids: list[int], now: datetime.datetime) -> list[tuple]:
+    """The customers of ``ids`` still due, locked: (id, requested at, requested by)."""
     # Rows another run holds are skipped (it is erasing them); the conditions are re-read
     # under the lock, so a request cancelled or an order placed meanwhile is respected.
     held = list(
@@ -258,23 +381,36 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
         )
     )
     latest = last_order_dates(row[0] for row in held)
-    rows = [
+    return [
         (pk, requested_at, requested_by)
         for pk, requested_at, requested_by in held
         if erasure_due_date(requested_at=requested_at, last_order=latest.get(pk)) <= now
     ]
+
+
+@transaction.atomic
+def _erase_batch(
+    *, actor: Actor, ids: list[int], now: datetime.datetime, contacts: set[str] | None = None
+) -> list[int]:
+    """Erase the customers of ``ids`` that are still due, in one transaction; return them.
+
+    Their emails and phones are added to ``contacts``, for the import files to forget.
+    """
+    contacts = set() if contacts is None else contacts
+    rows = _due_rows(ids, now)
     erased = [row[0] for row in rows]
     if not erased:
         return []
-    # The records merged into them are the same person's: they go too.
-    absorbed = dict(
-        locked(Customer.objects.filter(merged_into_id__in=erased)).values_list(
-            "pk", "merged_into_id"
-        )
-    )
-    family = erased + list(absorbed)
+    # The records merged into them, however far down a chain, are the same person's: they go too.
+    parents = _merged_family(erased)
+    family = erased + list(parents)
+    contacts |= _contact_details(family)
+    terms = contacts | _names(family)
+    _export_records_scrub(terms)
+    _mailings_scrub(terms)
 
-    _scrub_events(family)
+    customers_events_redact(customer_ids=family)
+    _merge_snapshots_scrub(family)
     _redact_order_snapshots(family)
     Address.objects.filter(customer_id__in=family).delete()
     Note.objects.filter(customer_id__in=family).delete()
@@ -287,11 +423,11 @@ def _erase_batch(*, actor: Actor, ids: list[int], now: datetime.datetime) -> lis
             "requested_at": requested_at.isoformat(),
             "requested_by": requested_by or "",
             "hold_days": settings.BACKOFFICE_ERASURE_HOLD_DAYS,
-            "merged_records": sorted(a for a, target in absorbed.items() if target == pk),
+            "merged_records": sorted(a for a in parents if _root_of(a, parents) == pk),
         }
         for pk, requested_at, requested_by in rows
     }
-    data_by_customer.update({pk: {"merged_into": target} for pk, target in absorbed.items()})
+    data_by_customer.update({pk: {"merged_into": parent} for pk, parent in parents.items()})
     customers_redacted_events(
         actor=actor, data_by_customer={pk: data_by_customer[pk] for pk in family}
     )
@@ -324,9 +460,26 @@ def customers_process_erasure(
             run.waiting.append((pk, due))
     if dry_run:
         return run
+    contacts: set[str] = set()
     for start in range(0, len(run.due), batch_size):
-        run.erased += _erase_batch(actor=actor, ids=run.due[start : start + batch_size], now=now)
+        run.erased += _erase_batch(
+            actor=actor, ids=run.due[start : start + batch_size], now=now, contacts=contacts
+        )
+    # Files are not part of a transaction: they go once the erasures are committed, one pass
+    # over the import folders for the whole run.
+    transaction.on_commit(lambda: imports_forget(values=contacts))
     return run
+
+
+@transaction.atomic
+def deleted_customers_redact() -> int:
+    """Scrub what the trail still says about customers deleted before deletion scrubbed it.
+
+    Customers deleted by earlier versions left their name, email and notes in their events,
+    out of erasure's reach; ``process_erasure_requests`` runs this each time (it finds nothing
+    once done). Returns the number of deleted customers whose trail was scrubbed.
+    """
+    return deleted_customers_events_redact()
 
 
 # --- personal-data export ----------------------------------------------------------------
@@ -413,16 +566,23 @@ def customer_export_personal_data(*, actor: Actor, customer_id: int) -> dict:
     Records merged into this customer are the same person's and are included in full.
     """
     customer = Customer.objects.select_related("group", "erasure_requested_by").get(pk=customer_id)
+    merged = list(
+        Customer.objects.filter(merged_into=customer)
+        .select_related("group", "erasure_requested_by")
+        .order_by("pk")
+    )
     personal_data_exported_event(actor=actor, customer=customer)
-    document = {
+    export_record_create(
+        actor=actor,
+        kind=ExportKind.PERSONAL_DATA,
+        origin=ExportOrigin.ADMIN,
+        selection={"customer": customer.pk, "merged_records": [c.pk for c in merged]},
+        columns=[],
+        rows=1 + len(merged),
+    )
+    return {
         "format": EXPORT_FORMAT,
         "exported_at": timezone.now().isoformat(),
         **_customer_document(customer),
-        "merged_records": [
-            _customer_document(absorbed)
-            for absorbed in Customer.objects.filter(merged_into=customer)
-            .select_related("group", "erasure_requested_by")
-            .order_by("pk")
-        ],
+        "merged_records": [_customer_document(absorbed) for absorbed in merged],
     }
-    return document

@@ -61,6 +61,26 @@ def tag_names_clean(names: Iterable[str]) -> list[str]:
     return list(cleaned.values())
 
 
+def tag_names_parse(text: str | None) -> list[str]:
+    """Read tags typed the way Shopify takes them: separated by commas only.
+
+    "Black Friday, Gift card buyer" is two tags; spaces inside a name are kept (collapsed).
+    The one parser of the change form and the bulk tag forms (and the import's Tags cells).
+    """
+    return tag_names_clean(_unquoted(name) for name in str(text or "").split(","))
+
+
+def _unquoted(name: str) -> str:
+    # Text copied from a taggit field ("Loyal customer", VIP) keeps its meaning.
+    name = name.strip()
+    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
+
+
+def tag_names_format(names: Iterable[str]) -> str:
+    """Write tag names back the way staff type them (``Loyal customer, Newsletter``)."""
+    return ", ".join(names)
+
+
 # Room left in a slug for the "_<n>" that frees it.
 SLUG_ROOM = 8
 

@@ -365,6 +365,6 @@ def test_group_admin_counts_members_and_links_to_them(admin_client, make_custome
 
 def test_index_has_our_header_and_one_tag_list(admin_client):
     html = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    assert "Back office de clientes" in html
+    assert "Gestión de clientes" in html
     assert reverse("admin:customers_tag_changelist") in html
     assert "/admin/taggit/" not in html

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import html
 import re
+from io import StringIO
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.audit.events import note_added_event
+from customers.audit.events import event_lines, note_added_event
 from customers.models import (
     Address,
     Customer,
@@ -39,6 +43,7 @@ from tests.customers.bulk_helpers import (
     messages_of,
     start,
 )
+from tests.customers.test_editing import change_url, page_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +90,7 @@ def test_each_block_on_its_own_keeps_the_customer(
     response = confirm(delete_client, page)
     assert messages_of(response) == [
         "0 customers deleted.",
-        f"1 customer kept ({reason}: 1).",
+        f"1 customer kept: 1 {reason}.",
     ]
     assert Customer.objects.filter(pk=customer.pk).exists()
     assert events(EventKind.DELETED) == []
@@ -116,12 +121,12 @@ def test_mixed_selection_deletes_only_the_deletable_and_lists_every_kept_reason(
     html = page.content.decode()
     assert "2 customers will be deleted" in html
     assert "3 customers will be kept" in html
+    # Each kept customer once, with all its reasons.
     assert sorted(kept_lines(page)) == sorted(
         [
             "Buyer One <buyer@example.com> — has order history",
-            "All Three <all3@example.com> — has order history",
-            "All Three <all3@example.com> — has a pending erasure request",
-            "All Three <all3@example.com> — has an active subscription",
+            "All Three <all3@example.com> — has order history; has a pending erasure request; "
+            "has an active subscription",
             "Kept Target <t@example.com> — other customers were merged into it",
         ]
     )
@@ -130,8 +135,8 @@ def test_mixed_selection_deletes_only_the_deletable_and_lists_every_kept_reason(
     response = confirm(delete_client, page)
     assert messages_of(response) == [
         "2 customers deleted.",
-        "3 customers kept (has order history: 2; has a pending erasure request: 1; "
-        "has an active subscription: 1; other customers were merged into it: 1).",
+        "3 customers kept: 2 have order history, 1 has a pending erasure request, "
+        "1 has an active subscription, 1 has other customers merged into it.",
     ]
     assert not Customer.objects.filter(pk__in=[c.pk for c in free]).exists()
     assert Customer.objects.filter(pk__in=[buyer.pk, everything.pk, survivor.pk]).count() == 3
@@ -142,10 +147,12 @@ def test_mixed_selection_deletes_only_the_deletable_and_lists_every_kept_reason(
     assert Tag.objects.filter(name="VIP").exists()
     deleted = events(EventKind.DELETED)
     assert [(e.customer_id, e.customer_ref) for e in deleted] == [(None, c.pk) for c in free]
-    assert deleted[0].data == {"customer": f"Free 0 <{free[0].email}>"}
-    # The customer's earlier trail survives the row.
+    # The deletion keeps the id and the reason, nothing of the person.
+    assert [e.data for e in deleted] == [{"reason": "guarded_delete"}] * 2
+    # The customer's earlier trail survives the row, its values scrubbed in the same step.
     note_event = CustomerEvent.objects.get(kind=EventKind.NOTE_ADDED)
     assert (note_event.customer_id, note_event.customer_ref) == (None, free[0].pk)
+    assert note_event.data == {"id": note.pk, "body": "[redacted]"}
 
 
 def test_merged_records_are_kept_for_the_merge_history(make_customer, superuser):
@@ -296,3 +303,62 @@ def test_survivor_of_an_undone_merge_can_be_deleted_but_not_of_a_live_one(make_c
     assert deleted.deleted == 2
     assert not CustomerMerge.objects.exists()
     assert CustomerEvent.objects.filter(kind=EventKind.UNMERGED).exists()  # the trail stays
+
+
+def test_a_deleted_customers_trail_and_admin_log_keep_nothing_of_the_person(
+    superuser, delete_client, make_customer
+):
+    admin_client = Client()
+    admin_client.force_login(superuser)
+
+    customer = make_customer(first_name="Delia", last_name="Deletable-Smith", email="delia@ex.com")
+    kept = make_customer(first_name="Karl", last_name="Kept", email="karl@ex.com")
+    for who, note in ((customer, "private note about Delia"), (kept, "Karl's note")):
+        data = page_form_data(admin_client.get(change_url(who)))
+        data.update({"last_name": who.last_name + "-Jones", "notes-0-body": note})
+        assert admin_client.post(change_url(who), data).status_code == 302
+    assert LogEntry.objects.filter(object_repr__contains="Delia").exists()
+
+    page = start(delete_client, "delete_customers", [customer])
+    assert messages_of(confirm(delete_client, page)) == ["1 customer deleted."]
+
+    trail = list(
+        CustomerEvent.objects.filter(customer_ref=customer.pk).values("kind", "data")
+    ) + list(LogEntry.objects.filter(object_id=str(customer.pk)).values())
+    dump = repr(trail)
+    for text in ("Delia", "Deletable", "Jones", "delia@ex.com", "private note"):
+        assert text not in dump, text
+    assert {"kind": EventKind.DELETED, "data": {"reason": "guarded_delete"}} in trail
+    deleted = CustomerEvent.objects.get(customer_ref=customer.pk, kind=EventKind.DELETED)
+    assert event_lines(deleted) == [
+        "Deleted through the guarded delete; no personal data was kept."
+    ]
+    # Another customer's trail is untouched.
+    dump = repr(list(CustomerEvent.objects.filter(customer_ref=kept.pk).values("data")))
+    assert "Kept-Jones" in dump and "Karl's note" in dump
+    assert LogEntry.objects.filter(object_repr__contains="Karl").exists()
+
+
+def test_the_erasure_command_scrubs_the_trail_of_customers_deleted_by_earlier_versions(
+    make_customer,
+):
+    gone = make_customer(first_name="Olga", email="olga@example.com")
+    note = Note.objects.create(customer=gone, body="Olga's secret")
+    note_added_event(actor="test", customer=gone, note=note)
+    ref = gone.pk
+    Note.objects.filter(pk=note.pk).delete()
+    gone.delete()  # as the old deletion left it: the event still names her
+    CustomerEvent.objects.create(
+        customer_ref=ref, kind=EventKind.DELETED, data={"customer": "Olga <olga@example.com>"}
+    )
+    out = StringIO()
+    call_command("process_erasure_requests", stdout=out)
+    assert "Scrubbed the history of 1 deleted customer(s)." in out.getvalue()
+    trail = dict(CustomerEvent.objects.filter(customer_ref=ref).values_list("kind", "data"))
+    assert trail == {
+        EventKind.NOTE_ADDED: {"id": note.pk, "body": "[redacted]"},
+        EventKind.DELETED: {"reason": "guarded_delete"},
+    }
+    out = StringIO()
+    call_command("process_erasure_requests", stdout=out)
+    assert "Scrubbed" not in out.getvalue()

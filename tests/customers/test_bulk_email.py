@@ -25,6 +25,13 @@ from tests.customers.bulk_helpers import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _marketing_settings(settings):
+    """A store that may send marketing email (tests/customers/test_mailing_law.py covers why)."""
+    settings.BACKOFFICE_STORE_POSTAL_ADDRESS = "Shop Ltd, 1 Main St, Boston, MA 02114, USA"
+    settings.BACKOFFICE_PUBLIC_URL = "https://backoffice.example.com"
+
+
 @pytest.fixture
 def audience(make_customer):
     """One customer of each kind the mailing must tell apart."""

@@ -162,7 +162,7 @@ def test_address_and_note_inlines_are_recorded(admin_client, customer):
     html = admin_client.get(history_url(customer)).content.decode()
     assert "Address removed: 2 quai Saint-Antoine, Lyon, 69002, FR" in html
     assert "Address added: 2 quai Saint-Antoine" in html
-    assert "city: Paris → Lyon" in html
+    assert "City of the address changed from Paris to Lyon." in html
     assert "Client fidèle depuis 2019." in html
 
 
@@ -264,12 +264,12 @@ def test_the_second_save_is_refused_and_keeps_its_input(superuser, make_staff, c
     assert (customer.first_name, customer.last_name) == ("Jean-Pierre", "Dupont")
     assert not Note.objects.filter(body="Rappeler lundi.").exists()
     assert customer.version == 2
-    # The refused form now carries the current version: once the clerk has checked the field
-    # the message names, saving again, knowingly, works.
+    # The refused form now carries the current version and the other clerk's change (shown
+    # with both values, see test_edit_conflicts.py): saving again reverts nothing.
     assert form["expected_version"].value() == 2
     again = page_form_data(response)
-    assert again["first_name"] == "Jean"  # what the clerk saw when opening the form
-    again["first_name"] = "Jean-Pierre"
+    assert again["first_name"] == "Jean-Pierre"
+    again["conflict-first_name"] = "theirs"  # the radio button as the page checked it
     response = second.post(change_url(customer), again)
     assert response.status_code == 302, response.context["errors"]
     customer.refresh_from_db()
@@ -326,13 +326,15 @@ def test_history_is_newest_first_and_paginated(admin_client, customer):
     assert first_page.status_code == 200
     rows = [lines for _event, lines in first_page.context["events"]]
     assert len(rows) == 50
-    assert rows[0] == ["company: C54 → C55"]
+    assert rows[0] == ["Company changed from C54 to C55."]
     second_page = admin_client.get(history_url(customer), {"p": 2})
-    assert [lines for _e, lines in second_page.context["events"]][-1] == ["company: C0 → C1"]
+    assert [lines for _e, lines in second_page.context["events"]][-1] == [
+        "Company changed from C0 to C1."
+    ]
     assert "55 events" in second_page.content.decode()
     # Django's History button leads here, and the change page shows the latest changes.
     page = admin_client.get(change_url(customer)).content.decode()
-    assert history_url(customer) in page and "company: C54 → C55" in page
+    assert history_url(customer) in page and "Company changed from C54 to C55." in page
 
 
 def test_history_query_count_does_not_grow_with_events(admin_client, customer, superuser):

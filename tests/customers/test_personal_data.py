@@ -72,6 +72,7 @@ def test_blank_values_are_each_fields_empty_default():
         "sms_consent": Consent.NOT_SUBSCRIBED,
         "sms_consent_updated_at": None,
         "sms_consent_source": "",
+        "shopify_id": "",
     }
 
 

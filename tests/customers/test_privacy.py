@@ -22,6 +22,7 @@ from customers.models import (
     Address,
     Customer,
     CustomerEvent,
+    CustomerMerge,
     EventKind,
     Note,
     Order,
@@ -30,6 +31,7 @@ from customers.models import (
 )
 from customers.services import privacy
 from customers.services.editing import customer_save
+from customers.services.merge import customer_unmerge, customers_merge
 from customers.services.privacy import (
     ADDRESS_EXPORT_FIELDS,
     COMMAND_ACTOR,
@@ -148,49 +150,8 @@ def everything_stored_about(customer_id: int) -> str:
     return json.dumps(rows, default=str, ensure_ascii=False)
 
 
-def test_erasure_end_to_end(client, make_staff, person):
-    clerk = make_staff("view_customer", "change_customer", "request_erasure_customer")
-    client.force_login(clerk)
-    for text in PERSONAL:
-        assert text in everything_stored_about(person.pk), text
-
-    # Request it with the list action: a confirmation page first, then the request.
-    data = {"action": "request_erasure", "_selected_action": [person.pk]}
-    page = client.post(LIST_URL, data)
-    assert page.status_code == 200
-    assert "Request erasure of this customer?" in page.content.decode()
-    assert Customer.objects.get(pk=person.pk).erasure_requested_at is None
-    response = client.post(LIST_URL, {**data, "post": "yes"}, follow=True)
-    assert "Erasure requested for 1 customer." in response.content.decode()
-    person.refresh_from_db()
-    assert person.erasure_requested_at is not None
-    assert person.erasure_requested_by == clerk
-    assert person.version == 3
-    assert CustomerEvent.objects.filter(
-        customer=person, kind=EventKind.ERASURE_REQUESTED, actor=clerk
-    ).exists()
-    # The pending state shows on the list and on the change page; deletion is not offered.
-    assert "Erasure pending" in client.get(LIST_URL).content.decode()
-    page = client.get(change_url(person)).content.decode()
-    assert "Erasure pending: requested on" in page
-    assert "Cancel erasure request" in page
-    assert not Customer.objects.deletable().filter(pk=person.pk).exists()
-
-    # Within the hold (180 days after the last order, placed 10 days ago): nothing happens.
-    run = customers_process_erasure(actor=COMMAND_ACTOR, now=timezone.now())
-    assert run.erased == [] and [pk for pk, _ in run.waiting] == [person.pk]
-    assert run.waiting[0][1] == person.order.placed_at + 180 * DAY
-    assert Customer.objects.get(pk=person.pk).status == Status.ACTIVE
-
-    later = timezone.now() + 171 * DAY
-    before = everything_stored_about(person.pk)
-    run = customers_process_erasure(actor=COMMAND_ACTOR, now=later, dry_run=True)
-    assert run.due == [person.pk] and run.erased == []
-    assert everything_stored_about(person.pk) == before
-
-    run = customers_process_erasure(actor=COMMAND_ACTOR, now=later)
-    assert run.erased == [person.pk]
-
+def _assert_erased_but_accounted_for(client, clerk, person) -> None:
+    """What erasure took away, and what it left: the accounts and the fact of the erasure."""
     # What is gone.
     stored = everything_stored_about(person.pk)
     for text in PERSONAL:
@@ -234,7 +195,7 @@ def test_erasure_end_to_end(client, make_staff, person):
         reverse("admin:customers_customer_history", args=[person.pk])
     ).content.decode()
     assert f"Requested by {clerk.username} on" in history
-    assert "first name: [redacted] → [redacted]" in history
+    assert "First name changed from [redacted] to [redacted]." in history
     for text in PERSONAL:
         assert text not in history, text
     # The admin shows the husk read-only, named by its id.
@@ -242,6 +203,52 @@ def test_erasure_end_to_end(client, make_staff, person):
     assert page.status_code == 200
     assert f"#{person.pk}" in page.content.decode()
     assert not page.context["has_change_permission"]
+
+
+def test_erasure_end_to_end(client, make_staff, person):
+    clerk = make_staff("view_customer", "change_customer", "request_erasure_customer")
+    client.force_login(clerk)
+    for text in PERSONAL:
+        assert text in everything_stored_about(person.pk), text
+
+    # Request it with the list action: a confirmation page first, then the request.
+    data = {"action": "request_erasure", "_selected_action": [person.pk]}
+    page = client.post(LIST_URL, data)
+    assert page.status_code == 200
+    assert "Request erasure of this customer?" in page.content.decode()
+    assert Customer.objects.get(pk=person.pk).erasure_requested_at is None
+    response = client.post(LIST_URL, {**data, "post": "yes"}, follow=True)
+    assert "Erasure requested for 1 customer." in response.content.decode()
+    person.refresh_from_db()
+    assert person.erasure_requested_at is not None
+    assert person.erasure_requested_by == clerk
+    assert person.version == 3
+    assert CustomerEvent.objects.filter(
+        customer=person, kind=EventKind.ERASURE_REQUESTED, actor=clerk
+    ).exists()
+    # The pending state shows on the list and on the change page; deletion is not offered.
+    assert "Erasure pending" in client.get(LIST_URL).content.decode()
+    page = client.get(change_url(person)).content.decode()
+    assert "Erasure pending: requested on" in page
+    assert "Cancel erasure request" in page
+    assert not Customer.objects.deletable().filter(pk=person.pk).exists()
+
+    # Within the hold (180 days after the last order, placed 10 days ago): nothing happens.
+    run = customers_process_erasure(actor=COMMAND_ACTOR, now=timezone.now())
+    assert run.erased == [] and [pk for pk, _ in run.waiting] == [person.pk]
+    assert run.waiting[0][1] == person.order.placed_at + 180 * DAY
+    assert Customer.objects.get(pk=person.pk).status == Status.ACTIVE
+
+    later = timezone.now() + 171 * DAY
+    before = everything_stored_about(person.pk)
+    run = customers_process_erasure(actor=COMMAND_ACTOR, now=later, dry_run=True)
+    assert run.due == [person.pk] and run.erased == []
+    assert everything_stored_about(person.pk) == before
+
+    run = customers_process_erasure(actor=COMMAND_ACTOR, now=later)
+    assert run.erased == [person.pk]
+
+    _assert_erased_but_accounted_for(client, clerk, person)
 
     # A second run finds nothing to do and writes nothing.
     events = CustomerEvent.objects.count()
@@ -556,3 +563,161 @@ def test_a_pending_erasure_blocks_what_the_banner_says(make_customer, superuser)
         customers_merge(actor=superuser, survivor_id=other.pk, absorbed_ids=[pending.pk])
     assert Customer.objects.filter(pk=pending.pk, merged_into=None).exists()
     assert [str(item) for item in ERASURE_BLOCKS] == ["deleted", "merged", "emailed"]
+
+
+# --- merges: snapshots, chains, no way back ------------------------------------------------
+
+MERGES_URL = "admin:customers_customer_merges"
+UNMERGE_URL = "admin:customers_customer_unmerge"
+
+
+@pytest.fixture
+def chain(superuser, make_customer, make_order):
+    """W merged into Z, then Z into X, each survivor taking a value of the record it absorbed."""
+    w = make_customer(
+        first_name="Wanda", last_name="Wexley", email="wanda@example.org", phone="+12025550143"
+    )
+    z = make_customer(first_name="Zeb", last_name="Zorn", email="zeb@example.org", phone="")
+    x = make_customer(first_name="Xena", last_name="Xu", email="xena@example.org")
+    make_order(w, placed_at=timezone.now() - 400 * DAY)
+    first = customers_merge(
+        actor=superuser, survivor_id=z.pk, absorbed_ids=[w.pk], field_choices={"phone": w.pk}
+    ).merge
+    second = customers_merge(
+        actor=superuser,
+        survivor_id=x.pk,
+        absorbed_ids=[z.pk],
+        field_choices={"last_name": z.pk},
+    ).merge
+    return w, z, x, first, second
+
+
+CHAIN_PERSONAL = (
+    "Wanda",
+    "Wexley",
+    "wanda@example.org",
+    "+12025550143",
+    "Zeb",
+    "Zorn",
+    "zeb@example.org",
+    "Xena",
+)
+
+
+def test_erasure_follows_a_merge_chain_and_scrubs_the_merge_records(client, make_staff, chain):
+    w, z, x, first, second = chain
+    stored = json.dumps(
+        list(CustomerMerge.objects.values("survivor_before", "survivor_after")), default=str
+    )
+    assert "+12025550143" in stored and "Zorn" in stored
+    # Before: a clerk sees W on Z's merges page and in the list of merged records.
+    client.force_login(make_staff("view_customer", "change_customer", "merge_customer"))
+    assert "wanda@example.org" in client.get(reverse(MERGES_URL, args=[z.pk])).content.decode()
+    assert "wanda@example.org" in client.get(LIST_URL, {"status": "merged"}).content.decode()
+    customer_request_erasure(actor="test", customer_id=x.pk)
+    out = StringIO()
+    call_command("process_erasure_requests", stdout=out)
+    assert "Erased 1 customer(s)" in out.getvalue()
+
+    for record in (w, z, x):
+        record.refresh_from_db()
+        assert (record.status, record.email, record.first_name, record.merged_into) == (
+            Status.REDACTED,
+            "",
+            "",
+            None,
+        )
+    redacted = dict(
+        CustomerEvent.objects.filter(kind=EventKind.REDACTED).values_list("customer_ref", "data")
+    )
+    assert redacted[x.pk]["merged_records"] == sorted([w.pk, z.pk])
+    assert redacted[z.pk] == {"merged_into": x.pk}
+    assert redacted[w.pk] == {"merged_into": z.pk}
+    for merge in (first, second):
+        merge.refresh_from_db()
+        for snapshot in (merge.survivor_before, merge.survivor_after):
+            assert snapshot["email"] == "[redacted]" and snapshot["first_name"] == "[redacted]"
+            assert snapshot["tax_exempt"] is False  # bookkeeping stays
+    stored = json.dumps(
+        [
+            list(CustomerMerge.objects.values()),
+            list(Customer.objects.values()),
+            list(CustomerEvent.objects.values("data")),
+        ],
+        default=str,
+        ensure_ascii=False,
+    )
+    for text in CHAIN_PERSONAL:
+        assert text not in stored, text
+
+    # What a clerk sees: the merges pages, the list of merged records, no way to undo.
+    for survivor in (z, x):
+        page = client.get(reverse(MERGES_URL, args=[survivor.pk]))
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert f"#{w.pk if survivor == z else z.pk}" in html
+        assert "Unmerge" not in html
+        for text in CHAIN_PERSONAL:
+            assert text not in html, text
+    for status in ("merged", "redacted", "all"):
+        html = client.get(LIST_URL, {"status": status}).content.decode()
+        for text in CHAIN_PERSONAL:
+            assert text not in html, text
+    response = client.post(reverse(UNMERGE_URL, args=[z.pk, first.pk]), follow=True)
+    assert response.status_code == 200
+    assert [str(m) for m in response.context["messages"]] == [
+        f"#{z.pk} has had their personal data erased: a merge that involves them cannot be undone.",
+        f"#{w.pk} has had their personal data erased: a merge that involves them cannot be undone.",
+    ]
+    page = client.get(reverse(UNMERGE_URL, args=[x.pk, second.pk])).content.decode()
+    assert "has had their personal data erased: a merge that involves them" in page
+    w.refresh_from_db()
+    assert w.status == Status.REDACTED
+
+
+def test_no_unmerge_restores_an_erased_person(superuser, chain):
+    w, z, x, first, second = chain
+    customer_request_erasure(actor="test", customer_id=x.pk)
+    customers_process_erasure(actor=COMMAND_ACTOR)
+    for merge in (second, first):
+        with pytest.raises(ValidationError) as error:
+            customer_unmerge(actor=superuser, merge_id=merge.pk)
+        assert {e.code for e in error.value.error_list} == {"unmerge_erased"}
+    assert Customer.objects.filter(pk__in=[w.pk, z.pk, x.pk], status=Status.REDACTED).count() == 3
+
+
+def test_an_undone_merge_forgets_an_absorbed_person_later_erased(superuser, make_customer):
+    kept = make_customer(first_name="Kim", email="kim@example.org")
+    gone = make_customer(first_name="Gus", last_name="Gone", email="gus@example.org")
+    merge = customers_merge(
+        actor=superuser,
+        survivor_id=kept.pk,
+        absorbed_ids=[gone.pk],
+        field_choices={"last_name": gone.pk},
+    ).merge
+    kept.refresh_from_db()
+    customer_unmerge(actor=superuser, merge_id=merge.pk, expected_version=kept.version)
+    customer_request_erasure(actor="test", customer_id=gone.pk)
+    assert customers_process_erasure(actor=COMMAND_ACTOR).erased == [gone.pk]
+    merge.refresh_from_db()
+    assert merge.survivor_after["last_name"] == "[redacted]"
+    assert "Gone" not in json.dumps([merge.survivor_before, merge.survivor_after])
+    trail = CustomerEvent.objects.filter(customer_ref=kept.pk, kind=EventKind.MERGED).get()
+    assert trail.data["changes"] == {"last_name": ["[redacted]", "[redacted]"]}
+    assert trail.data["merge"] == merge.pk
+    kept.refresh_from_db()
+    assert (kept.status, kept.first_name) == (Status.ACTIVE, "Kim")
+
+
+def test_a_chain_costs_one_query_per_level(make_customer):
+    def erase(depth: int) -> int:
+        top = make_customer()
+        parent = top
+        for _ in range(depth):
+            parent = make_customer(status=Status.MERGED, merged_into=parent)
+        customer_request_erasure(actor="test", customer_id=top.pk)
+        with CaptureQueriesContext(connection) as ctx:
+            assert customers_process_erasure(actor=COMMAND_ACTOR).erased == [top.pk]
+        return len(ctx.captured_queries)
+
+    assert erase(3) - erase(1) == 2

@@ -7,12 +7,16 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from customers.models import ExportOrigin
 from customers.services.exporting import (
     ALL_HEADERS,
     customers_export_lines,
     customers_exportable,
     export_check,
+    export_selection,
 )
+
+ACTOR = "export_customers"
 
 
 class Command(BaseCommand):
@@ -41,7 +45,12 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         lines = customers_export_lines(
-            queryset=customers_exportable(), columns=columns, delimiter=options["delimiter"]
+            queryset=customers_exportable(),
+            columns=columns,
+            delimiter=options["delimiter"],
+            actor=ACTOR,
+            origin=ExportOrigin.COMMAND,
+            selection=export_selection(scope="all"),
         )
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as out:

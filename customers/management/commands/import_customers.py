@@ -1,4 +1,4 @@
-"""import_customers: import customer CSV files (Shopify, Ecwid, ShipStation, our export)."""
+"""import_customers: import customer files (Shopify, Ecwid, ShipStation, our export, any mapped)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from customers.services.importing import (
     ImportFileError,
@@ -16,16 +17,33 @@ from customers.services.importing import (
     default_workers,
     describe,
 )
+from customers.services.importing.formats import MAPPING_FIELDS, MAPPING_IGNORE
+from customers.services.importing.mapping import (
+    MappingChoice,
+    import_mapping_save,
+    mapping_saved_for,
+    mapping_suggest,
+)
+from customers.services.importing.reading import file_sample
 
 ACTOR = "import_customers"
+UNKNOWN_HINT = gettext_lazy(
+    "Map its columns with --mapping suggested (the suggestions: %(suggested)s), --mapping "
+    'FILE.json holding {"column": "field"}, --mapping NAME of a saved mapping, or '
+    "--map COLUMN=FIELD. Fields: %(fields)s."
+)
+SAVED_HINT = gettext_lazy("A mapping is saved for this header: --mapping %(name)s.")
+MAP_INVALID = gettext_lazy("--map takes COLUMN=FIELD, not %(value)s.")
 EXIT_OK, EXIT_FAILED, EXIT_SOME_REJECTED = 0, 2, 3
 
 
 class Command(BaseCommand):
     help = (
-        "Import customer CSV files in the order given, each as its own run. Exit status: 0 when "
-        "no record was rejected, 3 when some were rejected and the rest imported, 2 when a file "
-        "could not be imported at all."
+        "Import customer files (CSV or .xlsx) in the order given, each as its own run. A file of "
+        "no known format (Shopify, Ecwid, ShipStation, this back office's export) needs a column "
+        "mapping: --mapping suggested, --mapping FILE.json, --mapping NAME, or --map options. "
+        "Exit status: 0 when no record was rejected, 3 when some were rejected and the rest "
+        "imported, 2 when a file could not be imported at all."
     )
 
     def add_arguments(self, parser):
@@ -39,6 +57,29 @@ class Command(BaseCommand):
             help="Reject the whole file if any record has an error.",
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object per file.")
+        parser.add_argument(
+            "--mapping",
+            metavar="NAME|FILE.json|suggested",
+            help=(
+                "Read the files through a column mapping: the name of a mapping saved in the "
+                'admin, a JSON file {"column": "field"} ("ignore" skips a column), or '
+                '"suggested" for the suggestions from the column names. Fields: '
+                + ", ".join([*MAPPING_FIELDS, MAPPING_IGNORE])
+                + "."
+            ),
+        )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="COLUMN=FIELD",
+            help="Map one column (repeatable); on top of --mapping, else the only columns read.",
+        )
+        parser.add_argument(
+            "--save-mapping",
+            metavar="NAME",
+            help="Save the mapping used under NAME, for the admin and later runs.",
+        )
 
     def handle(self, *args, **options):
         status = EXIT_OK
@@ -61,6 +102,7 @@ class Command(BaseCommand):
         with source:
             progress = self.progress_bar(source)
             try:
+                mapping = self.mapping_for(source, options)
                 return customers_import(
                     actor=ACTOR,
                     source=source,
@@ -69,12 +111,43 @@ class Command(BaseCommand):
                     all_or_nothing=options["all_or_nothing"],
                     on_progress=progress,
                     workers=default_workers(),
+                    mapping=mapping,
                 )
             except ImportFileError as exc:
-                return ImportResult(file=name, fatal=" ".join(exc.messages))
+                fatal = " ".join(exc.messages)
+                if exc.code == "unknown_header":
+                    fatal = f"{fatal} {self.unknown_hint(source)}"
+                return ImportResult(file=name, fatal=fatal)
             finally:
                 if progress:
                     self.stderr.write("")
+
+    def mapping_for(self, source, options) -> dict[str, str] | None:
+        """The mapping --mapping and --map ask for this file (None: its format is known)."""
+        if not options["mapping"] and not options["map"]:
+            return None
+        names, _samples = file_sample(source, rows=1)
+        mapping = MappingChoice(options["mapping"]).resolve(names) if options["mapping"] else {}
+        for item in options["map"]:
+            column, sep, target = item.partition("=")
+            if not sep:
+                raise ImportFileError(MAP_INVALID, code="map_option", params={"value": item})
+            mapping[column.strip()] = target.strip()
+        if options["save_mapping"]:
+            import_mapping_save(
+                actor=None, name=options["save_mapping"], names=names, columns=mapping
+            )
+        return mapping
+
+    def unknown_hint(self, source) -> str:
+        """How to map a file of unknown header, with what --mapping suggested would do."""
+        names, _samples = file_sample(source, rows=1)
+        saved = mapping_saved_for(names)
+        if saved is not None:
+            return SAVED_HINT % {"name": saved.name}
+        suggested = ", ".join(f"{c}={t}" for c, t in mapping_suggest(names).items())
+        fields = ", ".join([*MAPPING_FIELDS, MAPPING_IGNORE])
+        return UNKNOWN_HINT % {"suggested": suggested, "fields": fields}
 
     def progress_bar(self, source):
         """Return a callback drawing a bar on stderr, or None when stderr is not a terminal."""

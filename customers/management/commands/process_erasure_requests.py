@@ -1,4 +1,5 @@
-"""Carry out the erasure requests whose hold period has passed. Safe to run from cron."""
+"""Carry out the erasure requests whose hold period has passed, and remove the import working
+files older than their retention. Safe to run from cron (hourly keeps the retention close)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import datetime
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from customers.services.privacy import COMMAND_ACTOR, customers_process_erasure
+from customers.services.importing.files import import_retention, imports_remove_expired
+from customers.services.privacy import (
+    COMMAND_ACTOR,
+    customers_process_erasure,
+    deleted_customers_redact,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Erase the personal data of customers whose erasure was requested and whose last order "
-        "is older than BACKOFFICE_ERASURE_HOLD_DAYS. Idempotent; two runs at once do not "
-        "erase anyone twice."
+        "is older than BACKOFFICE_ERASURE_HOLD_DAYS, and remove the import working files older "
+        "than BACKOFFICE_IMPORT_RETENTION_HOURS. Idempotent; two runs at once do not erase "
+        "anyone twice."
     )
 
     def add_arguments(self, parser):
@@ -45,6 +52,12 @@ class Command(BaseCommand):
             f"Erased {len(run.erased)} customer(s); {len(run.waiting)} wait for the "
             f"{hold}-day hold after their last order."
         )
+        scrubbed = deleted_customers_redact()
+        if scrubbed:
+            self.stdout.write(f"Scrubbed the history of {scrubbed} deleted customer(s).")
+        removed = imports_remove_expired()
+        hours = import_retention().total_seconds() / 3600
+        self.stdout.write(f"Removed {len(removed)} import folder(s) older than {hours:g} hours.")
         skipped = len(run.due) - len(run.erased)
         if skipped:
             self.stdout.write(

@@ -73,7 +73,7 @@ from customers.services.importing.reading import (
     TextFile,
     batches_normalise,
     default_workers,
-    record_batches,
+    source_open,
 )
 from customers.services.importing.results import (
     CREATED,
@@ -182,6 +182,7 @@ def customers_import(
     on_progress: OnProgress | None = None,
     workers: int = 1,
     batch_size: int = BATCH_SIZE,
+    mapping: dict[str, str] | None = None,
 ) -> ImportResult:
     """Import one CSV file of customers; return what happened.
 
@@ -192,17 +193,18 @@ def customers_import(
     (dry run) or on the first error. ``on_row`` receives every record's :class:`RowReport` (the
     admin preview stores them); ``on_progress`` receives a position in the file's bytes that
     grows to its size; ``workers`` > 1 normalises records in that many forked processes (the
-    command on big files). Raises :class:`ImportFileError` when the file cannot be read at all.
+    command on big files); ``mapping`` reads a file of any header through a column mapping
+    (mapping.py). Raises :class:`ImportFileError` when the file cannot be read at all.
     """
     result = ImportResult(file=filename, dry_run=dry_run, all_or_nothing=all_or_nothing)
     run = Run(actor=actor, result=result, strategy=matching_strategy())
-    file = TextFile(source)
+    file = source_open(source)
     try:
-        header, columns = header_read(file, result)
+        header, columns = header_read(file, result, mapping)
         if columns.secret:
             # A password is never stored nor echoed, not even in the rejected-rows file.
             on_row = _without(on_row, columns.secret)
-        raw = record_batches(file.text, header.delimiter, batch_size)
+        raw = file.batches(header.delimiter, batch_size)
         batches = batches_normalise(raw, spec_build(columns), workers)
         report = _reporter(result, on_row)
         progress = on_progress or (lambda _position: None)
@@ -215,13 +217,15 @@ def customers_import(
     return result
 
 
-def header_read(file: TextFile, result: ImportResult) -> tuple[Header, ColumnPlan]:
+def header_read(
+    file: TextFile, result: ImportResult, mapping: dict[str, str] | None = None
+) -> tuple[Header, ColumnPlan]:
     """Read the header row: its delimiter, its format, what each column becomes."""
     header = header_parse(file.header_line())
     result.header = header.names
     header_check(header.names)
-    result.format = format_recognise(header.names)
-    columns = columns_plan(header.names, result.format)
+    result.format = format_recognise(header.names, mapping)
+    columns = columns_plan(header.names, result.format, mapping)
     for warning in columns.warnings():
         result.warn(warning)
     if columns.secret:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+import decimal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,8 +85,11 @@ WARN_STATUS = _(
 WARN_GROUP_CREATED = _("Group created: %(name)s.")
 
 # What an update reads and may write of a stored customer (the rest stays unloaded).
+# The previous platform's id and totals: a non-empty cell overwrites them like any field.
+PLATFORM_FIELDS = ("shopify_id", "previous_total_spent", "previous_total_orders")
 LOADED_FIELDS = (
     *CUSTOMER_TEXT,
+    *PLATFORM_FIELDS,
     "date_of_birth",
     "tax_exempt",
     "group",
@@ -498,6 +502,9 @@ def customer_fill_new(change: CustomerChange, row: Row, run: Run) -> None:
     for name in CUSTOMER_TEXT:
         if name in values:
             setattr(customer, name, values[name])
+    for name in PLATFORM_FIELDS:
+        if name in values:
+            setattr(customer, name, values[name])
     customer.date_of_birth = values.get("date_of_birth")
     customer.tax_exempt = values.get("tax_exempt", False)
     customer.status = values.get("status", Status.ACTIVE)
@@ -567,7 +574,7 @@ def _fill_fields(change: CustomerChange, row: Row, run: Run, changes: dict) -> N
         set_field("email", row.email)
     if row.phone:
         set_field("phone", row.phone)
-    for name in (*CUSTOMER_TEXT, "date_of_birth", "tax_exempt"):
+    for name in (*CUSTOMER_TEXT, *PLATFORM_FIELDS, "date_of_birth", "tax_exempt"):
         if name in values:
             set_field(name, values[name])
     if "group" in values:
@@ -657,4 +664,6 @@ def _address_normalise(address: Address) -> None:
 def _plain(value):
     if isinstance(value, datetime.date):
         return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
     return value

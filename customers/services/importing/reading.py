@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.services.importing.results import ImportFileError
 from customers.services.importing.rows import Row, Spec, rows_normalise
+from customers.services.importing.xlsx import FILE_XLS_OLD, XLS_MAGIC, XLSX_MAGIC, XlsxFile
 
 READ_CHUNK = 1 << 16
 # The largest cell read, in characters: a 2-MB note is fine, a 100-MB "cell" is not a customer
@@ -75,12 +76,19 @@ class CountingReader(io.RawIOBase):
 
 
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+_CONTROL_TEXT = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 
 
 def encoding_detect(raw: IO[bytes]) -> str:
-    """Return "utf-8-sig" or "cp1252" after checking every byte of the file; rewind it."""
+    """Return "utf-16", "utf-8-sig" or "cp1252" after checking every byte; rewind the file.
+
+    UTF-16 only with its byte-order mark (Excel's "Unicode text"); else UTF-8, else
+    Windows-1252. Never a lossy decoding.
+    """
     raw.seek(0)
     head = raw.read(READ_CHUNK)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _utf16_checked(raw)
     if not head.strip() or head.strip() == codecs.BOM_UTF8:
         raise ImportFileError(FILE_EMPTY, code="empty")
     if _CONTROL.search(head):
@@ -99,6 +107,25 @@ def encoding_detect(raw: IO[bytes]) -> str:
         raw.seek(0)
         return candidate
     raise ImportFileError(FILE_ENCODING, code="encoding")
+
+
+def _utf16_checked(raw: IO[bytes]) -> str:
+    raw.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-16")(errors="strict")
+    text_seen = False
+    try:
+        while chunk := raw.read(READ_CHUNK):
+            text = decoder.decode(chunk)
+            if _CONTROL_TEXT.search(text):
+                raise ImportFileError(FILE_BINARY, code="binary")
+            text_seen = text_seen or bool(text.strip())
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(FILE_ENCODING, code="encoding") from exc
+    if not text_seen:
+        raise ImportFileError(FILE_EMPTY, code="empty")
+    raw.seek(0)
+    return "utf-16"
 
 
 def file_size(source: IO[bytes]) -> int:
@@ -134,9 +161,46 @@ class TextFile:
             line = self.text.readline()
         return line
 
+    def batches(self, delimiter: str, batch_size: int) -> Iterator[RawBatch]:
+        """The CSV records after the header line, in batches (see :func:`record_batches`)."""
+        return record_batches(self.text, delimiter, batch_size)
+
     def close(self) -> None:
         """Let go of the source without closing it (the caller opened it)."""
         self.text.detach()
+
+
+def source_open(source: IO[bytes]) -> TextFile | XlsxFile:
+    """Open an upload as CSV text or, by its first bytes, as an Excel workbook."""
+    source.seek(0)
+    magic = source.read(4)
+    source.seek(0)
+    if magic == XLSX_MAGIC:
+        return XlsxFile(source, file_size(source))
+    if magic == XLS_MAGIC:
+        raise ImportFileError(FILE_XLS_OLD, code="xls")
+    return TextFile(source)
+
+
+def file_sample(source: IO[bytes], rows: int = 5) -> tuple[list[str], list[list[str]]]:
+    """The header's column names and the first ``rows`` records that are not empty.
+
+    What the mapping page shows and ``--mapping`` resolves against; the source is rewound.
+    """
+    from customers.services.importing.formats import header_parse
+
+    file = source_open(source)
+    try:
+        header = header_parse(file.header_line())
+        samples: list[list[str]] = []
+        for _start, batch in file.batches(header.delimiter, rows):
+            samples.extend(cells for cells in batch if any(c.strip() for c in cells))
+            if len(samples) >= rows:
+                break
+    finally:
+        file.close()
+        source.seek(0)
+    return header.names, samples[:rows]
 
 
 def record_batches(text: IO[str], delimiter: str, batch_size: int) -> Iterator[RawBatch]:

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import npgettext
+
+FIELD_AND_COLUMN = _("%(field)s (column “%(column)s”)")
 
 CREATED, UPDATED, UNCHANGED, SKIPPED, ERROR = "created", "updated", "unchanged", "skipped", "error"
 
@@ -97,8 +100,26 @@ class ImportResult:
 def problems_message(problems: list[Problem]) -> str:
     """Join a record's problems into the one message the user reads."""
     return " ".join(
-        sentence(str(message) % params if params else str(message)) for message, params in problems
+        sentence(str(message) % _named(params) if params else str(message))
+        for message, params in problems
     )
+
+
+def _named(params: dict) -> dict:
+    """Name a problem's field in the reader's language, with the file's column beside it.
+
+    "Téléphone (colonne « Phone ») : 12345 n'est pas un numéro valide" rather than the column
+    alone: the file's header may be in any language, the field is ours.
+    """
+    name = params.get("field")
+    if not name or "column" not in params:
+        return params
+    from customers.services.importing.formats import MAPPING_FIELDS
+
+    label = MAPPING_FIELDS.get(name)
+    if label is None or str(label).casefold() == str(params["column"]).casefold():
+        return {**params, "column": str(label or params["column"])}
+    return {**params, "column": FIELD_AND_COLUMN % {"field": label, "column": params["column"]}}
 
 
 def sentence(text: str) -> str:
@@ -106,17 +127,22 @@ def sentence(text: str) -> str:
 
 
 def describe(result: ImportResult) -> str:
-    """One sentence with the totals, for messages and the command's plain output."""
-    return ngettext(
-        "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(skipped)s skipped, "
-        "%(errors)s record rejected.",
-        "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(skipped)s skipped, "
-        "%(errors)s records rejected.",
-        len(result.errors),
-    ) % {
-        "created": result.created,
-        "updated": result.updated,
-        "unchanged": result.unchanged,
-        "skipped": result.skipped,
-        "errors": len(result.errors),
-    }
+    """One sentence with the totals, for messages and the command's plain output.
+
+    Each count has its own plural form: French and Spanish agree each word with its number
+    ("1 créé, 2 mis à jour").
+    """
+    parts = [
+        npgettext("import totals", "%(count)s created", "%(count)s created", result.created),
+        npgettext("import totals", "%(count)s updated", "%(count)s updated", result.updated),
+        npgettext("import totals", "%(count)s unchanged", "%(count)s unchanged", result.unchanged),
+        npgettext("import totals", "%(count)s skipped", "%(count)s skipped", result.skipped),
+        npgettext(
+            "import totals",
+            "%(count)s record rejected",
+            "%(count)s records rejected",
+            len(result.errors),
+        ),
+    ]
+    counts = (result.created, result.updated, result.unchanged, result.skipped, len(result.errors))
+    return ", ".join(part % {"count": n} for part, n in zip(parts, counts, strict=True)) + "."

@@ -60,7 +60,7 @@ def test_a_two_megabyte_line_is_read_and_judged_by_length():
     )
     assert result.created == 1
     assert len(Note.objects.get().body) == 2 * 2**20
-    assert "First Name is longer than 150 characters" in errors(result)[2]
+    assert "First name is longer than 150 characters" in errors(result)[2]
 
 
 def test_a_row_with_a_thousand_columns_is_rejected_alone():

@@ -62,8 +62,8 @@ def test_invalid_yes_no_and_too_long_values_are_errors():
     long_name = "x" * 151
     result = run(shopify(f"{long_name},,a@example.com,maybe,,,,,,,,,,,,,"))
     message = errors(result)[1]
-    assert "First Name is longer than 150 characters" in message
-    assert "Accepts Email Marketing must be yes or no" in message
+    assert "First name is longer than 150 characters" in message
+    assert "Accepts email marketing must be yes or no" in message
     assert not Customer.objects.exists()
 
 
