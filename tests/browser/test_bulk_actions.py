@@ -236,12 +236,6 @@ def test_cancelling_a_confirmation_page_changes_nothing(demo, admin_url, crowd):
     assert set(rows_by_name(demo, admin_url)) == set(EVERYONE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 14: a multi-word tag typed without a comma is split on spaces "
-    "(“Black Friday” becomes “Black” and “Friday”)",
-)
 def test_a_tag_of_several_words_stays_one_tag(demo, admin_url, crowd):
     demo.goto(admin_url(f"{LIST}?per_page=10"))
     tick(demo, *TICKED)

@@ -69,12 +69,6 @@ def test_clerk_gets_the_403_page_in_the_admin_layout(clerk, admin_url, alice, pa
     assert listed_names(clerk) == ["Alice Martin"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 14: each 403 is logged twice, with its traceback: the logging configuration "
-    "adds a root console handler beside Django's own (which writes when DEBUG is on)",
-)
 def test_a_403_is_logged_once(clerk, admin_url, alice, settings, monkeypatch):
     # Django's own console handler writes only under DEBUG, as in `manage.py devserver`.
     settings.DEBUG = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from customers.models import Order
@@ -99,26 +101,15 @@ def test_add_a_note_and_see_it_with_its_author(demo, admin_url, alice):
     assert "demo" in note.inner_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 14: the blank extra note row already shows a “Written” time and a Remove link",
-)
 def test_the_blank_note_row_shows_no_time_and_no_remove_link(demo, admin_url, alice):
     open_customer(demo, admin_url, "Alice Martin")
     blank = demo.locator("#notes-group tr.form-row:not(.has_original):not(.empty-form)")
-    for number in range(blank.count()):
-        row = blank.nth(number)
-        assert row.locator("td.field-created_at").inner_text().strip() in {"", "-", "—"}
+    assert blank.count() <= 1
+    for row in blank.all():
+        assert not re.search(r"\d{4}|\d:\d\d", row.inner_text()), row.inner_text()
         assert not row.get_by_role("link", name="Remove").count()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 14: the change form shows taggit's quoting and splits a multi-word tag typed "
-    "without commas; tags are separated by commas only, as in Shopify",
-)
 def test_change_form_shows_plain_tags_and_keeps_multi_word_tags(demo, admin_url, make_customer):
     make_customer(first_name="Alice", last_name="Martin", tags=["Loyal customer", "Newsletter"])
     open_customer(demo, admin_url, "Alice Martin")
@@ -140,12 +131,6 @@ def test_change_form_shows_plain_tags_and_keeps_multi_word_tags(demo, admin_url,
     assert listed_names(demo) == ["Alice Martin"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 14: the list shows phones in national format, the change form in E.164; "
-    "show them one way (the list's) and accept any format",
-)
 def test_change_form_shows_the_phone_as_the_list_does(demo, admin_url, make_customer):
     make_customer(first_name="Alice", last_name="Martin", phone="+12015550123")
     demo.goto(admin_url(LIST))
@@ -158,11 +143,6 @@ def test_change_form_shows_the_phone_as_the_list_does(demo, admin_url, make_cust
     assert customer_field(demo, "Phone").input_value() == "(617) 555-0142"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 14: the order page shows the shipping address as raw JSON",
-)
 def test_order_page_shows_the_shipping_address_as_an_address(demo, admin_url, alice, make_order):
     order = make_order(
         alice,
@@ -178,7 +158,12 @@ def test_order_page_shows_the_shipping_address_as_an_address(demo, admin_url, al
         },
     )
     demo.goto(admin_url(f"/admin/customers/order/{order.pk}/change/"))
-    shown = demo.locator(".field-shipping_address .readonly").inner_text()
+    shown = (
+        demo.locator(".form-row")
+        .filter(has=demo.locator("label", has_text="Shipping address"))
+        .locator(".readonly")
+        .inner_text()
+    )
     assert not set(shown) & set('{}"'), shown
     assert "address1" not in shown and "postal_code" not in shown
     lines = [line.strip() for line in shown.splitlines() if line.strip()]

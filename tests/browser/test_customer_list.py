@@ -133,12 +133,6 @@ def test_page_size_is_chosen_under_the_list(demo, admin_url, make_customer):
     assert demo.locator(".page-size strong").inner_text() == "10"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 14: French national numbers (06 12 34 56 78) find nobody; search should try "
-    "the regions of the store's customers' countries, not only the store's region",
-)
 def test_search_by_a_french_national_number_finds_the_french_customer(
     demo, admin_url, shop, make_customer, make_address
 ):
@@ -159,8 +153,8 @@ def test_search_by_a_french_national_number_finds_the_french_customer(
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="issue 14: at a 1366-pixel laptop width the list clips the status column and wraps "
-    "names over several lines",
+    reason="issue 14, still after the walk merge: at a 1366-pixel laptop width the list's "
+    "table is about 500 px wider than its box, so the status column is scrolled out of view",
 )
 def test_the_list_fits_a_laptop_screen(demo, admin_url, shop, make_customer):
     make_customer(
