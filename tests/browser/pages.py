@@ -59,3 +59,12 @@ def messages(page) -> list[str]:
 def customer_field(page, label: str):
     """A field of the change form's first fieldset (not the address inline's namesake)."""
     return page.locator("fieldset").first.get_by_label(f"{label}:", exact=True)
+
+
+# A background job (the import's check and its confirm) runs in a real worker process.
+JOB_TIMEOUT_MS = 60_000
+
+
+def wait_for_job_page(page) -> None:
+    """Wait until a job's page has reloaded itself with the job's outcome (its totals)."""
+    page.locator("tr.import-totals").wait_for(timeout=JOB_TIMEOUT_MS)

@@ -15,20 +15,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def database_env(**extra: str) -> dict[str, str]:
-    """Return an environment whose DATABASE_URL is the test database this process uses."""
+    """Return an environment naming the test database and private folder this process uses."""
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         url = f"sqlite:///{db['NAME']}"
     else:
         auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
         url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1", **extra}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PYTHONUNBUFFERED": "1",
+        # The test's private folder (each test has its own): the worker reads its uploads there.
+        "BACKOFFICE_PRIVATE_ROOT": str(settings.PRIVATE_UPLOAD_ROOT),
+        **extra,
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
 
