@@ -252,18 +252,30 @@ def xlsx_write(rows: Iterable[Sequence[str]], target: str | IO[bytes]) -> None:
     header = list(next(rows))
     sheet.append([_xlsx_text(sheet, name) for name in header])
     numbers = {i: NUMBER_COLUMNS[name] for i, name in enumerate(header) if name in NUMBER_COLUMNS}
-    for row in rows:
-        sheet.append(
-            [
-                _xlsx_number(value, numbers[i]) if i in numbers else _xlsx_text(sheet, value)
-                for i, value in enumerate(row)
-            ]
-        )
+    try:
+        for row in rows:
+            sheet.append(
+                [
+                    _xlsx_number(value, numbers[i]) if i in numbers else _xlsx_text(sheet, value)
+                    for i, value in enumerate(row)
+                ]
+            )
+    except BaseException:
+        # A cancelled job stops here: openpyxl removes its spooled sheet only on save or when
+        # the process exits, and a worker process lives long.
+        writer = getattr(sheet, "_writer", None)
+        if writer is not None:
+            if getattr(sheet, "_rows", None) is not None:
+                sheet._rows.close()  # its XML element first, then the file under it
+            writer.close()
+            writer.cleanup()
+        raise
     workbook.save(target)
 
 
 def _xlsx_number(value: str, kind: type) -> int | Decimal | None:
-    return kind(value) if value else None
+    # A negative amount was escaped like any cell starting with "-"; as a number it is safe.
+    return kind(cell_unescape(value)) if value else None
 
 
 def _xlsx_text(sheet, value: str) -> WriteOnlyCell | None:

@@ -13,9 +13,10 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from backoffice.jobs.models import Job
+from backoffice.jobs.registry import JobCancelled
 from customers.admin.import_export import XLSX_CONTENT_TYPE, XLSX_NAME
 from customers.models import Customer, ExportRecord, Tag, TaggedCustomer
-from customers.services.exporting import ALL_HEADERS, customers_export_lines
+from customers.services.exporting import ALL_HEADERS, customers_export_lines, xlsx_write
 from customers.services.importing import customers_import
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +120,28 @@ def test_xlsx_export_writes_text_and_numbers_never_a_formula(exporter, make_cust
     cells = list(workbook.worksheets[0].iter_rows(min_row=2))[0]
     assert [cell.data_type for cell in cells] == ["s", "s", "s", "s", "n", "n"]
     assert ExportRecord.objects.get().rows == 1
+
+
+def test_an_interrupted_xlsx_export_leaves_no_spooled_sheet(tmp_path):
+    from openpyxl.worksheet._writer import ALL_TEMP_FILES
+
+    spooled = set(ALL_TEMP_FILES)
+
+    def rows():
+        yield ["Email"]
+        yield ["a@example.com"]
+        raise JobCancelled
+
+    with pytest.raises(JobCancelled):
+        xlsx_write(rows(), str(tmp_path / "out.xlsx"))
+    assert set(ALL_TEMP_FILES) == spooled
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_a_negative_amount_is_a_number_in_xlsx(tmp_path):
+    target = tmp_path / "out.xlsx"
+    xlsx_write([["Total Spent", "Total Orders", "Note"], ["'-5.00", "0", "'-5.00"]], str(target))
+    assert sheet_rows(target.read_bytes())[1] == (-5.0, 0, "'-5.00")
 
 
 def test_the_export_form_offers_excel(exporter):
