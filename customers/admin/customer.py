@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.urls import path, reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from customers.admin import delete, history, import_export, import_mapping, merge, privacy
@@ -27,6 +28,7 @@ from customers.admin.filters import (
     ErasureRequestedFilter,
     OrderCountFilter,
     PossibleDuplicatesFilter,
+    PreviousTotalSpentFilter,
     StatusFilter,
     TagFilter,
 )
@@ -130,6 +132,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "email_consent",
         "sms_consent",
         OrderCountFilter,
+        PreviousTotalSpentFilter,
         StatusFilter,
         "source",
         ErasureRequestedFilter,
@@ -473,7 +476,7 @@ class CustomerAdmin(admin.ModelAdmin):
             or "0"
         )
         last = format_datetime(totals["last"])
-        return format_html(
+        ours = format_html(
             "{}: {} · {}: {} · {}: {}",
             _("Orders"),
             totals["count"],
@@ -482,6 +485,8 @@ class CustomerAdmin(admin.ModelAdmin):
             _("Last order"),
             last,
         )
+        previous = previous_platform_display(obj)
+        return format_html("{}<br>{}", ours, previous) if previous else ours
 
     @admin.display(description=_("latest orders"))
     def order_history(self, obj):
@@ -535,3 +540,16 @@ class CustomerAdmin(admin.ModelAdmin):
                 ERASURE_PENDING,
             )
         return obj.get_status_display()
+
+
+def previous_platform_display(customer: Customer) -> str:
+    """The previous platform's totals, apart from our order history ("" when none were imported)."""
+    orders, spent = customer.previous_total_orders, customer.previous_total_spent
+    if orders is None and spent is None:
+        return ""
+    parts = []
+    if orders is not None:
+        parts.append(ngettext("%(count)s order", "%(count)s orders", orders) % {"count": orders})
+    if spent is not None:
+        parts.append(money_display(spent, {}))
+    return gettext("On the previous platform: %(totals)s") % {"totals": ", ".join(parts)}

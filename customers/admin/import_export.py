@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import secrets
 import shutil
+import tempfile
 from itertools import islice
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,11 +45,15 @@ from customers.models import Customer
 from customers.services.exporting import (
     ALL_HEADERS,
     CHUNK_SIZE,
+    CSV,
     DELIMITERS,
     SHOPIFY_HEADERS,
+    XLSX,
     cell_escape,
     customers_export_lines,
+    customers_export_rows,
     customers_exportable,
+    xlsx_write,
 )
 from customers.services.importing import (
     CREATED,
@@ -83,6 +88,8 @@ PREVIEW_URL = "admin:customers_customer_import_preview"
 RESULT_URL = "admin:customers_customer_import_result"
 EXPORT_URL = "admin:customers_customer_export"
 EXPORT = "customers.export"
+XLSX_NAME = "customers.xlsx"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE_SIZE = 100
 SAMPLE_NAME = "CustomerImportSample.csv"
 SAMPLE_ROWS = [
@@ -177,10 +184,17 @@ class CustomerExportForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=ALL_HEADERS,
     )
+    file_format = forms.ChoiceField(
+        label=_("File"),
+        choices=[(CSV, _("CSV")), (XLSX, _("Excel (.xlsx)"))],
+        initial=CSV,
+        required=False,
+    )
     delimiter = forms.ChoiceField(
         label=_("Delimiter"),
         choices=[(",", _("Comma (,)")), (";", _("Semicolon (;), for Excel in French or Spanish"))],
         initial=",",
+        help_text=_("For CSV files only."),
     )
     filters = forms.CharField(required=False, widget=forms.HiddenInput)
     ids = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -190,6 +204,9 @@ class CustomerExportForm(forms.Form):
         if value not in DELIMITERS:
             raise ValidationError(_("Choose a comma or a semicolon."), code="delimiter")
         return value
+
+    def clean_file_format(self):
+        return self.cleaned_data.get("file_format") or CSV  # a form posted before xlsx existed
 
     def clean_ids(self):
         raw = self.cleaned_data.get("ids") or ""
@@ -524,7 +541,8 @@ def _export_start(modeladmin, request, form):
     if count <= settings.BACKOFFICE_EXPORT_JOB_THRESHOLD:
         return _export_response(queryset, data)
     exports_remove_expired()
-    params = {key: data[key] for key in ("scope", "columns", "delimiter", "filters", "ids")}
+    keys = ("scope", "columns", "delimiter", "file_format", "filters", "ids")
+    params = {key: data[key] for key in keys}
     job = job_start(actor=request.user, kind=EXPORT, params=params, total=count)
     return HttpResponseRedirect(f"{reverse(EXPORT_URL)}?job={job.pk}")
 
@@ -545,12 +563,28 @@ def _export_queryset(modeladmin, request, data):
 
 
 def _export_response(queryset, data):
+    if data["file_format"] == XLSX:
+        # The workbook is written to a temporary file (a zip needs its end to start), then
+        # sent; FileResponse closes it, so no context manager here.
+        out = tempfile.TemporaryFile()  # noqa: SIM115
+        xlsx_write(customers_export_rows(queryset=queryset, columns=data["columns"]), out)
+        out.seek(0)
+        return FileResponse(
+            out, as_attachment=True, filename=XLSX_NAME, content_type=XLSX_CONTENT_TYPE
+        )
     lines = customers_export_lines(
         queryset=queryset, columns=data["columns"], delimiter=data["delimiter"]
     )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{EXPORT_NAME}"'
     return response
+
+
+def _export_file(job: Job) -> tuple[Path, str, str]:
+    """Where the job's file is, its download name and content type (old jobs are CSV)."""
+    if job.params.get("file_format") == XLSX:
+        return export_folder(job.pk) / XLSX_NAME, XLSX_NAME, XLSX_CONTENT_TYPE
+    return export_path(job.pk), EXPORT_NAME, "text/csv"
 
 
 def _visible_export_job(request, pk: str) -> Job:
@@ -570,7 +604,7 @@ def _render_export_job(modeladmin, request, pk: str):
         "opts": modeladmin.model._meta,
         "title": _("Export customers"),
         "job": job,
-        "file_ready": job.state == JobState.DONE and export_path(job.pk).exists(),
+        "file_ready": job.state == JobState.DONE and _export_file(job)[0].exists(),
         "download_url": f"{reverse(EXPORT_URL)}?download={job.pk}",
         "retention_hours": settings.BACKOFFICE_EXPORT_RETENTION_HOURS,
         "jobs_url": reverse("admin:jobs_job_changelist"),
@@ -580,11 +614,11 @@ def _render_export_job(modeladmin, request, pk: str):
 
 def _export_download(request, pk: str):
     job = _visible_export_job(request, pk)
-    path = export_path(job.pk)
+    path, name, content_type = _export_file(job)
     if job.state != JobState.DONE or not path.exists():
         raise Http404(EXPORT_EXPIRED)
     return FileResponse(
-        path.open("rb"), as_attachment=True, filename=EXPORT_NAME, content_type="text/csv"
+        path.open("rb"), as_attachment=True, filename=name, content_type=content_type
     )
 
 
@@ -600,22 +634,40 @@ def export_job(job, progress) -> dict:
     job.result_url = f"{reverse(EXPORT_URL)}?job={job.pk}"
     folder = export_folder(job.pk)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lines = customers_export_lines(
-        queryset=queryset, columns=job.params["columns"], delimiter=job.params["delimiter"]
-    )
-    rows = -1  # the header is no customer
+    path = _export_file(job)[0]
+    columns, delimiter = job.params["columns"], job.params["delimiter"]
     try:
-        with export_path(job.pk).open("w", encoding="utf-8", newline="") as out:
-            for line in lines:
-                out.write(line)
-                rows += 1
-                if rows and rows % CHUNK_SIZE == 0:
-                    progress(rows, message=_exported(rows))
+        if job.params.get("file_format") == XLSX:
+            rows = _Counting(customers_export_rows(queryset=queryset, columns=columns), progress)
+            xlsx_write(rows, str(path))
+        else:
+            rows = _Counting(
+                customers_export_lines(queryset=queryset, columns=columns, delimiter=delimiter),
+                progress,
+            )
+            with path.open("w", encoding="utf-8", newline="") as out:
+                out.writelines(rows)
     except JobCancelled:
         shutil.rmtree(folder, ignore_errors=True)  # half a file is no export
         raise
-    progress(rows, total=rows, message=_exported(rows))
-    return {"rows": rows, "bytes": export_path(job.pk).stat().st_size}
+    progress(rows.rows, total=rows.rows, message=_exported(rows.rows))
+    return {"rows": rows.rows, "bytes": path.stat().st_size}
+
+
+class _Counting:
+    """Pass the export's rows through, reporting progress every chunk of customers."""
+
+    def __init__(self, rows, progress):
+        self._rows = rows
+        self._progress = progress
+        self.rows = -1  # the header is no customer
+
+    def __iter__(self):
+        for row in self._rows:
+            yield row
+            self.rows += 1
+            if self.rows and self.rows % CHUNK_SIZE == 0:
+                self._progress(self.rows, message=_exported(self.rows))
 
 
 def _exported(count: int) -> str:

@@ -1,6 +1,7 @@
-"""CSV export of customers: the Shopify columns plus what Shopify lacks, safe for spreadsheets.
+"""CSV and xlsx export of customers: the Shopify columns plus what Shopify lacks, spreadsheet-safe.
 
-One implementation for the admin download and the ``export_customers`` command. Rows are
+One implementation for the admin download and the ``export_customers`` command; CSV and xlsx
+write the same escaped rows (``customers_export_rows``). Rows are
 streamed in chunks (a constant number of queries per chunk), so a million customers never sit in
 memory. The output re-imports through customers/services/importing.py without loss. Every
 export, this one and the personal-data export, leaves an ``ExportRecord``: who, which selection,
@@ -11,12 +12,16 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import IO
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 
 from customers.audit.events import Actor, actor_fields
 from customers.models import (
@@ -35,6 +40,11 @@ DELIMITERS = (",", ";")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ESCAPE = "'"
 BOM = "\ufeff"
+CSV, XLSX = "csv", "xlsx"
+FILE_FORMATS = (CSV, XLSX)
+# Columns an xlsx file holds as numbers (a spreadsheet sums them); every other cell is text.
+NUMBER_COLUMNS = {"Total Spent": Decimal, "Total Orders": int}
+SHEET_TITLE = "Customers"
 
 UNKNOWN_COLUMN = _("Unknown column: %(column)s.")
 NO_COLUMNS = _("Choose at least one column.")
@@ -48,6 +58,10 @@ def _yes(value: bool) -> str:
 def _default_address(customer: Customer) -> Address | None:
     found = customer.default_addresses
     return found[0] if found else None
+
+
+def _or_blank(value) -> str:
+    return "" if value is None else str(value)
 
 
 def _address(attr: str) -> Callable[[Customer], str]:
@@ -85,6 +99,10 @@ COLUMNS: dict[str, Callable[[Customer], str]] = {
     "Source": lambda c: c.source,
     "Email Marketing Status": lambda c: c.email_consent,
     "SMS Marketing Status": lambda c: c.sms_consent,
+    # What the previous platform knew (a Shopify export's columns), kept apart from our orders.
+    "Customer ID": lambda c: c.shopify_id,
+    "Total Spent": lambda c: _or_blank(c.previous_total_spent),
+    "Total Orders": lambda c: _or_blank(c.previous_total_orders),
 }
 SHOPIFY_HEADERS = list(COLUMNS)[:17]
 ALL_HEADERS = list(COLUMNS)
@@ -166,19 +184,18 @@ class _Line:
         return value
 
 
-def customers_export_lines(
+def customers_export_rows(
     *,
     queryset: QuerySet[Customer],
     columns: Sequence[str] | None = None,
     delimiter: str = ",",
-    bom: bool = True,
     actor: Actor = None,
     origin: str = ExportOrigin.ADMIN,
     selection: dict | None = None,
-) -> Iterator[str]:
-    """Yield the CSV export of ``queryset`` line by line (header first); record the export.
+) -> Iterator[list[str]]:
+    """Yield the header, then each customer's cells as escaped text; record the export.
 
-    The record is written when the first line is asked for, before any data leaves, with the
+    The record is written when the first row is asked for, before any data leaves, with the
     number of rows the queryset holds then.
     """
     columns = list(columns or ALL_HEADERS)
@@ -191,12 +208,85 @@ def customers_export_lines(
         columns=columns,
         rows=queryset.order_by().count(),
     )
-    writer = csv.writer(_Line(), delimiter=delimiter, lineterminator="\r\n")
     getters = [COLUMNS[name] for name in columns]
-    header = writer.writerow(columns)
-    yield (BOM + header) if bom else header
+    yield columns
     for customer in _rows(queryset):
-        yield writer.writerow([cell_escape(str(get(customer))) for get in getters])
+        yield [cell_escape(str(get(customer))) for get in getters]
+
+
+def customers_export_lines(
+    *,
+    queryset: QuerySet[Customer],
+    columns: Sequence[str] | None = None,
+    delimiter: str = ",",
+    bom: bool = True,
+    actor: Actor = None,
+    origin: str = ExportOrigin.ADMIN,
+    selection: dict | None = None,
+) -> Iterator[str]:
+    """Yield the CSV export of ``queryset`` line by line (header first); record the export."""
+    rows = customers_export_rows(
+        queryset=queryset,
+        columns=columns,
+        delimiter=delimiter,
+        actor=actor,
+        origin=origin,
+        selection=selection,
+    )
+    writer = csv.writer(_Line(), delimiter=delimiter, lineterminator="\r\n")
+    header = writer.writerow(next(rows))
+    yield (BOM + header) if bom else header
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def xlsx_write(rows: Iterable[Sequence[str]], target: str | IO[bytes]) -> None:
+    """Write ``rows`` (header first, as ``customers_export_rows`` gives them) as an xlsx file.
+
+    A write-only workbook keeps one row in memory (openpyxl spools the sheet to a temporary
+    file). Cells are text, already escaped, except the number columns; none is a formula.
+    """
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET_TITLE)
+    rows = iter(rows)
+    header = list(next(rows))
+    sheet.append([_xlsx_text(sheet, name) for name in header])
+    numbers = {i: NUMBER_COLUMNS[name] for i, name in enumerate(header) if name in NUMBER_COLUMNS}
+    try:
+        for row in rows:
+            sheet.append(
+                [
+                    _xlsx_number(value, numbers[i]) if i in numbers else _xlsx_text(sheet, value)
+                    for i, value in enumerate(row)
+                ]
+            )
+    except BaseException:
+        # A cancelled job stops here: openpyxl removes its spooled sheet only on save or when
+        # the process exits, and a worker process lives long.
+        writer = getattr(sheet, "_writer", None)
+        if writer is not None:
+            if getattr(sheet, "_rows", None) is not None:
+                sheet._rows.close()  # its XML element first, then the file under it
+            writer.close()
+            writer.cleanup()
+        raise
+    workbook.save(target)
+
+
+def _xlsx_number(value: str, kind: type) -> int | Decimal | None:
+    # A negative amount was escaped like any cell starting with "-"; as a number it is safe.
+    return kind(cell_unescape(value)) if value else None
+
+
+def _xlsx_text(sheet, value: str) -> WriteOnlyCell | None:
+    if not value:
+        return None
+    # Control characters are not allowed in an xlsx file; once they are gone the text may start
+    # like a formula, so it is escaped again.
+    cleaned = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell = WriteOnlyCell(sheet, cleaned if cleaned == value else cell_escape(cleaned))
+    cell.data_type = "s"  # text, whatever it looks like: never a formula
+    return cell
 
 
 def _rows(queryset: QuerySet[Customer]) -> Iterable[Customer]:
