@@ -39,8 +39,10 @@ from backoffice.jobs.models import Job, JobState
 from backoffice.jobs.registry import JobCancelled
 from backoffice.jobs.services import job_cancel, job_start
 from customers.admin.selection import ActionSelection
+from customers.audit.events import DESCRIBERS, display_value
+from customers.audit.events import _field_label as field_label
 from customers.jobs_import import IMPORT_CONFIRM, IMPORT_PREVIEW
-from customers.models import Customer
+from customers.models import Customer, EventKind
 from customers.services.exporting import (
     ALL_HEADERS,
     CHUNK_SIZE,
@@ -84,6 +86,8 @@ RESULT_URL = "admin:customers_customer_import_result"
 EXPORT_URL = "admin:customers_customer_export"
 EXPORT = "customers.export"
 PAGE_SIZE = 100
+# Keys of a record's changes that are no field's [old, new] pair.
+SENTENCE_KEYS = ("tags_added", "tags_removed", "note_added")
 SAMPLE_NAME = "CustomerImportSample.csv"
 SAMPLE_ROWS = [
     [
@@ -133,6 +137,7 @@ OUTCOMES = [
     (UNCHANGED, _("Unchanged")),
 ]
 FILE_TOO_LARGE = _("The file is %(size)s MB; the largest file accepted is %(limit)s MB.")
+CHANGE_PAIR = _("%(field)s: %(old)s → %(new)s")
 IMPORT_EXPIRED = _("This import has expired or was already done; upload the file again.")
 BAD_FILTER = _(
     "The filter in this link is not valid (a wrong value or an unknown field); "
@@ -624,13 +629,16 @@ def _exported(count: int) -> str:
     }
 
 
-def _change_display(name: str, value) -> dict:
-    """One changed field for the template: old -> new, or what was added."""
-    if isinstance(value, list) and len(value) == 2 and name != "tags_added":
-        return {"name": name, "old": value[0], "new": value[1], "pair": True}
-    if isinstance(value, list):
-        value = ", ".join(str(item) for item in value)
-    return {"name": name, "added": value, "pair": False}
+def _change_display(name: str, value) -> str:
+    """One changed field as the history reads it: its label, old -> new, or one sentence."""
+    if isinstance(value, list) and len(value) == 2 and name not in SENTENCE_KEYS:
+        return CHANGE_PAIR % {
+            "field": field_label(name),
+            "old": display_value(value[0], name),
+            "new": display_value(value[1], name),
+        }
+    # Tags and notes added read as the customer's history writes them.
+    return " ".join(DESCRIBERS[EventKind.UPDATED]({name: value}))
 
 
 class _Echo:
