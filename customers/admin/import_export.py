@@ -453,11 +453,12 @@ def import_rejected_view(modeladmin, request, token: str):
     report_path = storage.report_path("result" if job is confirm else "preview")
 
     def lines():
+        # The staff open this in a spreadsheet: neutralise formulas, the file's header included.
         writer = csv.writer(_Echo(), lineterminator="\r\n")
-        yield "\ufeff" + writer.writerow([gettext("Record"), gettext("Reason"), *header])
+        titles = [gettext("Record"), gettext("Reason"), *header]
+        yield "\ufeff" + writer.writerow([cell_escape(str(title)) for title in titles])
         for report in reports_read(report_path):
             if report["outcome"] in (ERROR, SKIPPED):
-                # The staff will open this in a spreadsheet: neutralise formulas here too.
                 cells = [report["record"], report["message"], *(report["cells"] or [])]
                 yield writer.writerow([cell_escape(str(cell)) for cell in cells])
 

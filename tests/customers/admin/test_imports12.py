@@ -92,3 +92,22 @@ def test_update_details_show_field_labels_and_values_translated(
     assert "Marketing par e-mail : Abonné → Désabonné" in french
     assert "Société de l’adresse : — → Atelier Dupont" in french
     assert "Étiquette ajoutée : VIP." in french
+
+
+# -- 2. the rejected-rows file escapes the uploaded header too
+def test_rejected_rows_file_escapes_a_formula_in_the_uploaded_header(importer):
+    formula = '=HYPERLINK("https://evil.example/","Open")'
+    header = [*SHOPIFY_HEADERS, formula, "@SUM(A1)"]
+    data = shopify_csv(
+        {"First Name": "Bad", "Email": "not an email", formula: "=1+1", "@SUM(A1)": "x"},
+        header=header,
+    )
+    response = upload(importer, data)
+    assert response.context["summary"]["error"] == 1
+    rejected = importer.get(
+        reverse("admin:customers_customer_import_rejected", args=[response.context["token"]])
+    )
+    rows = list(csv.reader(io.StringIO(b"".join(rejected.streaming_content).decode())))
+    assert rows[0][0] == "\ufeffRecord"
+    assert rows[0][-2:] == ["'" + formula, "'@SUM(A1)"]
+    assert rows[1][-2:] == ["'=1+1", "x"]
