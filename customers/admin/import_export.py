@@ -34,6 +34,7 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from backoffice.jobs.models import Job, JobState
 from backoffice.jobs.registry import JobCancelled
@@ -66,6 +67,7 @@ from customers.uploads import (
     EXPORT_NAME,
     IMPORT_RETENTION,
     PrivateImportStorage,
+    UploadSizeLimit,
     export_folder,
     export_path,
     exports_remove_expired,
@@ -156,17 +158,21 @@ class CustomerImportForm(forms.Form):
 
     def clean_import_file(self):
         uploaded = self.cleaned_data["import_file"]
-        limit = settings.BACKOFFICE_IMPORT_MAX_BYTES
-        if uploaded.size > limit:
-            raise ValidationError(
-                FILE_TOO_LARGE,
-                code="too_large",
-                params={
-                    "size": number_format(uploaded.size / 2**20, 1),
-                    "limit": number_format(limit / 2**20, 1),
-                },
-            )
+        if uploaded.size > settings.BACKOFFICE_IMPORT_MAX_BYTES:
+            raise file_too_large(uploaded.size)
         return uploaded
+
+
+def file_too_large(size: int) -> ValidationError:
+    """The refusal of an upload of ``size`` bytes, over BACKOFFICE_IMPORT_MAX_BYTES."""
+    return ValidationError(
+        FILE_TOO_LARGE,
+        code="too_large",
+        params={
+            "size": number_format(size / 2**20, 1),
+            "limit": number_format(settings.BACKOFFICE_IMPORT_MAX_BYTES / 2**20, 1),
+        },
+    )
 
 
 class CustomerExportForm(forms.Form):
@@ -240,11 +246,34 @@ def import_sample_view(modeladmin, request):
     return response
 
 
+@csrf_exempt
 def import_view(modeladmin, request):
-    """Store the upload, start its check as a job and go to the preview's own page."""
+    """Receive the upload within the size limit, then store and check it (:func:`_import_form`).
+
+    The size limit works while the upload arrives, so its handler goes in before anything reads
+    request.POST; the CSRF check reads it, hence csrf_exempt here and csrf_protect below.
+    """
     _require_import(modeladmin, request)
+    size_limit = UploadSizeLimit(request)
+    request.upload_handlers.insert(0, size_limit)
+
+    def form_page(request):
+        return _import_form(modeladmin, request, size_limit)
+
+    return csrf_protect(form_page)(request)
+
+
+def _import_form(modeladmin, request, size_limit: UploadSizeLimit):
+    """Store the upload, start its check as a job and go to the preview's own page."""
     form = CustomerImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if size_limit.refused:
+        form = CustomerImportForm(request.POST, request.FILES)
+        form.is_valid()
+        # The file was dropped for its size: say that, not "this field is required".
+        form.errors.pop("import_file", None)
+        size = int(request.META.get("CONTENT_LENGTH") or 0) or size_limit.received
+        form.add_error("import_file", file_too_large(size))
+    elif request.method == "POST" and form.is_valid():
         imports_remove_expired()
         token = secrets.token_urlsafe(18)
         storage = PrivateImportStorage(token)

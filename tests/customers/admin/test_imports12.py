@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.test import TestCase
 from django.urls import reverse
 
@@ -111,3 +112,47 @@ def test_rejected_rows_file_escapes_a_formula_in_the_uploaded_header(importer):
     assert rows[0][0] == "\ufeffRecord"
     assert rows[0][-2:] == ["'" + formula, "'@SUM(A1)"]
     assert rows[1][-2:] == ["'=1+1", "x"]
+
+
+# -- 3. an upload over the size limit is refused while it arrives
+def test_upload_over_the_limit_is_refused_as_soon_as_the_limit_is_passed(
+    importer, settings, monkeypatch
+):
+    settings.BACKOFFICE_IMPORT_MAX_BYTES = 2**17  # 0.125 MB
+    received = []
+    original = MemoryFileUploadHandler.receive_data_chunk
+
+    def spy(self, raw_data, start):
+        received.append(len(raw_data))
+        return original(self, raw_data, start)
+
+    monkeypatch.setattr(MemoryFileUploadHandler, "receive_data_chunk", spy)
+    row = {"First Name": "Ann", "Last Name": "Lee", "Email": "ann@example.com", "Note": "x" * 900}
+    data = shopify_csv(*[row] * 1200)  # about 1.1 MB
+    assert len(data) > 2**20
+    response = importer.post(
+        IMPORT_URL, {"import_file": SimpleUploadedFile("big.csv", data, "text/csv")}
+    )
+    assert response.status_code == 200
+    assert "the largest file accepted is 0.1 MB" in text(response)
+    assert "The file is 1.0 MB" in text(response)
+    # Django's own handlers got the bytes up to the limit, never the rest of the file.
+    assert 0 < sum(received) <= settings.BACKOFFICE_IMPORT_MAX_BYTES
+    assert not (settings.PRIVATE_UPLOAD_ROOT / "imports").exists() or not any(
+        (settings.PRIVATE_UPLOAD_ROOT / "imports").iterdir()
+    )
+
+
+def test_upload_within_the_limit_still_passes_the_csrf_check(client, make_staff, settings):
+    settings.BACKOFFICE_IMPORT_MAX_BYTES = 2**17  # 0.125 MB
+    client.handler.enforce_csrf_checks = True
+    client.force_login(make_staff("view_customer", "import_customer"))
+    data = shopify_csv({"First Name": "Ann", "Email": "ann@example.com"})
+    upload_file = SimpleUploadedFile("small.csv", data, "text/csv")
+    assert client.post(IMPORT_URL, {"import_file": upload_file}).status_code == 403
+    token = client.get(IMPORT_URL).context["csrf_token"]
+    upload_file = SimpleUploadedFile("small.csv", data, "text/csv")
+    response = client.post(
+        IMPORT_URL, {"csrfmiddlewaretoken": str(token), "import_file": upload_file}
+    )
+    assert response.status_code == 302
