@@ -175,6 +175,7 @@ def import_summary(result: ImportResult) -> dict:
         UPDATED: result.updated,
         UNCHANGED: result.unchanged,
         SKIPPED: result.skipped,
+        "skipped_channel": result.skipped_channel,
         ERROR: len(result.errors),
         "repeated": result.repeated_keys,
         "warnings": result.warnings,

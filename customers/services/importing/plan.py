@@ -45,6 +45,7 @@ from customers.services.importing.reading import Batch
 from customers.services.importing.results import (
     CREATED,
     ERROR,
+    FROM_CHANNEL,
     SKIPPED,
     UNCHANGED,
     UPDATED,
@@ -418,6 +419,7 @@ def _skipped(row: Row, cells, key: Key, customer: Customer, message, repeated) -
         message=sentence(str(message) % params),
         repeated=repeated,
         cells=cells,
+        reason=FROM_CHANNEL if message is SKIP_CHANNEL else "",
     )
 
 

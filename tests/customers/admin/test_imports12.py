@@ -13,7 +13,7 @@ from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.test import TestCase
 from django.urls import reverse
 
-from customers.models import Consent
+from customers.models import Channel, Consent, Status
 from customers.services.exporting import SHOPIFY_HEADERS
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +156,38 @@ def test_upload_within_the_limit_still_passes_the_csrf_check(client, make_staff,
         IMPORT_URL, {"csrfmiddlewaretoken": str(token), "import_file": upload_file}
     )
     assert response.status_code == 302
+
+
+# -- 4. customers from other sales channels: said before the upload, counted up front
+def test_import_page_and_preview_say_that_other_channels_customers_are_skipped(
+    importer, make_customer
+):
+    page = text(importer.get(IMPORT_URL))
+    assert "A CSV updates only customers entered by hand or imported" in page
+    assert "(Shopify, Ecwid, ShipStation, point of sale) is skipped" in page
+    make_customer(email="shop@example.com", source=Channel.SHOPIFY)
+    make_customer(email="till@example.com", source=Channel.POS)
+    make_customer(email="hand@example.com", source=Channel.MANUAL)
+    make_customer(email="old@example.com", source=Channel.MANUAL, status=Status.ARCHIVED)
+    data = shopify_csv(
+        *(
+            {"First Name": "Changed", "Email": email}
+            for email in (
+                "shop@example.com",
+                "till@example.com",
+                "hand@example.com",
+                "old@example.com",
+                "new@example.com",
+            )
+        )
+    )
+    response = upload(importer, data)
+    summary = response.context["summary"]
+    assert (summary["skipped"], summary["skipped_channel"]) == (3, 2)
+    assert (summary["updated"], summary["created"]) == (1, 1)
+    page = text(response)
+    assert (
+        "2 records match customers from other sales channels (Shopify, point of sale…): a CSV "
+        "updates only customers entered by hand or imported, so they will be skipped." in page
+    )
+    assert '<td>3 <span class="skipped-channel">(2 from other sales channels)</span></td>' in page
