@@ -54,9 +54,13 @@ from customers.services.exporting import (
     customers_exportable,
 )
 from customers.services.importing import (
+    BACKOFFICE,
     CREATED,
+    ECWID,
     ERROR,
     FORMAT_LABELS,
+    SHIPSTATION,
+    SHOPIFY,
     SKIPPED,
     UNCHANGED,
     UPDATED,
@@ -90,47 +94,78 @@ EXPORT = "customers.export"
 PAGE_SIZE = 100
 # Keys of a record's changes that are no field's [old, new] pair.
 SENTENCE_KEYS = ("tags_added", "tags_removed", "note_added")
-SAMPLE_NAME = "CustomerImportSample.csv"
-SAMPLE_ROWS = [
-    [
-        "Marie",
-        "Dupont",
-        "marie.dupont@example.fr",
-        "yes",
-        "Atelier Dupont",
-        "12 rue de la Paix",
-        "",
-        "Paris",
-        "",
-        "FR",
-        "75002",
-        "",
-        "'+33 6 12 34 56 78",
-        "no",
-        "VIP, Paris",
-        "Prefers email",
-        "no",
-    ],
-    [
-        "José",
-        "García",
-        "jose.garcia@example.com",
-        "no",
-        "",
-        "PSC 1234 BOX 5678",
-        "",
-        "APO",
-        "AE",
-        "US",
-        "09012",
-        "",
-        "(617) 555-0134",
-        "yes",
-        "Wholesale",
-        "",
-        "yes",
-    ],
+# The sample customers of every template, by column of this back office's own export.
+SAMPLE_CUSTOMERS = [
+    {
+        "First Name": "Marie",
+        "Last Name": "Dupont",
+        "Email": "marie.dupont@example.fr",
+        "Accepts Email Marketing": "yes",
+        "Default Address Company": "Atelier Dupont",
+        "Default Address Address1": "12 rue de la Paix",
+        "Default Address City": "Paris",
+        "Default Address Country Code": "FR",
+        "Default Address Zip": "75002",
+        "Phone": "'+33 6 12 34 56 78",
+        "Accepts SMS Marketing": "no",
+        "Tags": "VIP, Paris",
+        "Note": "Prefers email",
+        "Tax Exempt": "no",
+        "Company": "Atelier Dupont",
+        "Username": "marie.dupont",
+        "Date of Birth": "1985-04-12",
+        "Status": "active",
+        "Email Marketing Status": "subscribed",
+        "SMS Marketing Status": "not_subscribed",
+    },
+    {
+        "First Name": "José",
+        "Last Name": "García",
+        "Email": "jose.garcia@example.com",
+        "Accepts Email Marketing": "no",
+        "Default Address Address1": "PSC 1234 BOX 5678",
+        "Default Address City": "APO",
+        "Default Address Province Code": "AE",
+        "Default Address Country Code": "US",
+        "Default Address Zip": "09012",
+        "Phone": "(617) 555-0134",
+        "Accepts SMS Marketing": "yes",
+        "Tags": "Wholesale",
+        "Tax Exempt": "yes",
+        "Username": "jgarcia",
+        "Status": "active",
+        "Email Marketing Status": "not_subscribed",
+        "SMS Marketing Status": "subscribed",
+    },
 ]
+# A template per format the importer knows: its file name, its columns and where each column
+# takes its sample value from (a column of SAMPLE_CUSTOMERS, or a function of the customer).
+SAMPLES = {
+    SHOPIFY: ("shopify_customer_template.csv", {name: name for name in SHOPIFY_HEADERS}),
+    ECWID: (
+        "ecwid_customer_template.csv",
+        {"name": lambda c: f"{c['First Name']} {c['Last Name']}", "email": "Email"},
+    ),
+    # ShipStation's own name for its template.
+    SHIPSTATION: (
+        "CustomerImportSample.csv",
+        {
+            "Username": "Username",
+            "Email": "Email",
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Company Name": "Default Address Company",
+            "Address Line 1": "Default Address Address1",
+            "Address Line 2": "Default Address Address2",
+            "City": "Default Address City",
+            "State": lambda c: c.get("Default Address Province Code") or "IDF",
+            "Postal Code": "Default Address Zip",
+            "Country Code": "Default Address Country Code",
+            "Phone": "Phone",
+        },
+    ),
+    BACKOFFICE: ("backoffice_customer_template.csv", {name: name for name in ALL_HEADERS}),
+}
 OUTCOMES = [
     (ERROR, _("Errors")),
     (UPDATED, _("Updates")),
@@ -214,6 +249,7 @@ def _import_context(modeladmin, request, **extra):
         "opts": modeladmin.model._meta,
         "title": _("Import customers"),
         "formats": list(FORMAT_LABELS.values()),
+        "samples": _samples(),
         "jobs_url": reverse("admin:jobs_job_changelist"),
         **extra,
     }
@@ -237,13 +273,32 @@ def _latest_job(kind: str, token: str) -> Job | None:
 
 
 def import_sample_view(modeladmin, request):
+    """A template of the format in ?format= (Shopify's by default), with two sample customers."""
     _require_import(modeladmin, request)
+    fmt = request.GET.get("format", SHOPIFY)
+    if fmt not in SAMPLES:
+        raise Http404
+    name, columns = SAMPLES[fmt]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{SAMPLE_NAME}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response, lineterminator="\r\n")
-    writer.writerow(SHOPIFY_HEADERS)
-    writer.writerows(SAMPLE_ROWS)
+    writer.writerow(columns)
+    for customer in SAMPLE_CUSTOMERS:
+        writer.writerow(
+            [
+                source(customer) if callable(source) else customer.get(source, "")
+                for source in columns.values()
+            ]
+        )
     return response
+
+
+def _samples() -> list[tuple[str, str, str]]:
+    """Each template the import page offers: its format's label, URL and file name."""
+    url = reverse("admin:customers_customer_sample")
+    return [
+        (FORMAT_LABELS[fmt], f"{url}?format={fmt}", name) for fmt, (name, _c) in SAMPLES.items()
+    ]
 
 
 @csrf_exempt

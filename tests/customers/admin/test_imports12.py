@@ -191,3 +191,36 @@ def test_import_page_and_preview_say_that_other_channels_customers_are_skipped(
         "updates only customers entered by hand or imported, so they will be skipped." in page
     )
     assert '<td>3 <span class="skipped-channel">(2 from other sales channels)</span></td>' in page
+
+
+# -- 5. a template per format
+SAMPLE_URL = reverse("admin:customers_customer_sample")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "filename", "first_columns"),
+    [
+        ("shopify", "shopify_customer_template.csv", ["First Name", "Last Name", "Email"]),
+        ("ecwid", "ecwid_customer_template.csv", ["name", "email"]),
+        ("shipstation", "CustomerImportSample.csv", ["Username", "Email", "First Name"]),
+        ("backoffice", "backoffice_customer_template.csv", ["First Name", "Last Name", "Email"]),
+    ],
+)
+def test_each_format_has_its_template_which_imports_cleanly_as_that_format(
+    importer, fmt, filename, first_columns
+):
+    assert f"{SAMPLE_URL}?format={fmt}" in importer.get(IMPORT_URL).content.decode()
+    response = importer.get(SAMPLE_URL, {"format": fmt})
+    assert response["Content-Disposition"] == f'attachment; filename="{filename}"'
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][: len(first_columns)] == first_columns and len(rows) == 3
+    summary = upload(importer, response.content, filename).context["summary"]
+    assert summary["format"] == fmt
+    assert (summary["created"], summary["error"], summary["warnings"]) == (2, 0, [])
+
+
+def test_template_of_an_unknown_format_is_not_found_and_shopify_is_the_default(importer):
+    assert importer.get(SAMPLE_URL, {"format": "woocommerce"}).status_code == 404
+    response = importer.get(SAMPLE_URL)
+    assert response["Content-Disposition"] == 'attachment; filename="shopify_customer_template.csv"'
+    assert response.content.decode().splitlines()[0] == ",".join(SHOPIFY_HEADERS)
