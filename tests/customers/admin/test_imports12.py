@@ -6,14 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import MemoryFileUploadHandler
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers.models import Channel, Consent, Status
+from customers.models import Channel, Consent, Status, Tag, TaggedCustomer
 from customers.services.exporting import SHOPIFY_HEADERS
 
 pytestmark = pytest.mark.django_db
@@ -224,3 +227,50 @@ def test_template_of_an_unknown_format_is_not_found_and_shopify_is_the_default(i
     response = importer.get(SAMPLE_URL)
     assert response["Content-Disposition"] == 'attachment; filename="shopify_customer_template.csv"'
     assert response.content.decode().splitlines()[0] == ",".join(SHOPIFY_HEADERS)
+
+
+# -- 6. many new tags: the preview warns; creating them stays linear
+def test_preview_warns_when_the_file_brings_more_new_tags_than_the_setting(
+    importer, make_customer, settings
+):
+    assert settings.BACKOFFICE_IMPORT_NEW_TAGS_WARNING == 100
+    settings.BACKOFFICE_IMPORT_NEW_TAGS_WARNING = 5
+    make_customer(email="known@example.com", tags=["VIP"])
+    warning = (
+        "The file brings more than 5 new tags: each one becomes a tag of the store and a choice "
+        "in the customer list's tag filter. Check the Tags column before you confirm."
+    )
+    five = shopify_csv(
+        {"Email": "known@example.com", "Tags": "VIP, One, Two"},
+        {"Email": "new@example.com", "Tags": "vip, one, Three, Four, Five"},
+    )
+    assert upload(importer, five).context["summary"]["warnings"] == []
+    six = shopify_csv(
+        {"Email": "known@example.com", "Tags": "VIP, One, Two"},
+        {"Email": "new@example.com", "Tags": "vip, one, Three, Four, Five, Six"},
+    )
+    response = upload(importer, six)
+    assert response.context["summary"]["warnings"] == [warning]
+    assert f'<p class="warning">{warning}</p>' in response.content.decode().replace("&#x27;", "'")
+
+
+def test_a_thousand_new_tags_in_a_hundred_records_import_in_a_few_queries(importer):
+    rows = [
+        {"Email": f"c{n}@example.com", "Tags": ", ".join(f"Tag {n}-{k}" for k in range(10))}
+        for n in range(100)
+    ]
+    token = upload(importer, shopify_csv(*rows)).context["token"]
+    started = time.monotonic()
+    with (
+        CaptureQueriesContext(connection) as queries,
+        TestCase.captureOnCommitCallbacks(execute=True),
+    ):
+        importer.post(reverse("admin:customers_customer_import_confirm", args=[token]))
+    elapsed = time.monotonic() - started
+    assert Tag.objects.count() == 1000 and TaggedCustomer.objects.count() == 1000
+    tag_queries = [q for q in queries.captured_queries if "customers_tag" in q["sql"]]
+    # Read the names, read the slugs, insert (SQLite splits it in three), read back, link: a
+    # handful whatever the count (issue 12 measured 102 s for this file when it was quadratic).
+    assert len(tag_queries) <= 8, [q["sql"][:80] for q in tag_queries]
+    assert len(queries.captured_queries) <= 80
+    assert elapsed < 3
