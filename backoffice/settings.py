@@ -297,3 +297,9 @@ BACKOFFICE_EXPORT_JOB_THRESHOLD = int(os.environ.get("BACKOFFICE_EXPORT_JOB_THRE
 # Hours an export job's file stays downloadable before `remove_expired_files` deletes it.
 BACKOFFICE_EXPORT_RETENTION_HOURS = int(os.environ.get("BACKOFFICE_EXPORT_RETENTION_HOURS", "24"))
 # --- end of admin import and export jobs ---
+
+# The import preview warns when a file brings more new tags than this: each new tag is one more
+# choice in the customer list's tag filter, for every user.
+BACKOFFICE_IMPORT_NEW_TAGS_WARNING = int(
+    os.environ.get("BACKOFFICE_IMPORT_NEW_TAGS_WARNING", "100")
+)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from import_export.tmp_storages import TempFolderStorage
 
 from customers.services.importing import (
@@ -109,6 +110,33 @@ class PrivateImportStorage(TempFolderStorage):
         return self.folder() / f"{stage}.jsonl"
 
 
+class UploadSizeLimit(FileUploadHandler):
+    """Refuse an upload as soon as its bytes pass BACKOFFICE_IMPORT_MAX_BYTES.
+
+    Installed first, for the import page only: it passes each chunk on to Django's handlers
+    until the limit is passed, then stops the upload, so a huge file never reaches memory or
+    a temporary file. ``refused`` tells the page to say why.
+    """
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.limit = settings.BACKOFFICE_IMPORT_MAX_BYTES
+        self.received = 0
+        self.refused = False
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received = start + len(raw_data)
+        if self.received > self.limit:
+            self.refused = True
+            # Without a reset the rest of the request is read and dropped, never stored:
+            # the browser then gets the page with the message rather than a broken connection.
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
 class ReportWriter:
     """Writes each record's report to a JSON-lines file as it comes (memory stays flat)."""
 
@@ -147,6 +175,7 @@ def import_summary(result: ImportResult) -> dict:
         UPDATED: result.updated,
         UNCHANGED: result.unchanged,
         SKIPPED: result.skipped,
+        "skipped_channel": result.skipped_channel,
         ERROR: len(result.errors),
         "repeated": result.repeated_keys,
         "warnings": result.warnings,

@@ -35,13 +35,15 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from backoffice.jobs.models import Job, JobState
 from backoffice.jobs.registry import JobCancelled
 from backoffice.jobs.services import job_cancel, job_start
 from customers.admin.selection import ActionSelection
+from customers.audit.events import DESCRIBERS, display_value, field_label
 from customers.jobs_import import IMPORT_CONFIRM, IMPORT_PREVIEW
-from customers.models import Customer
+from customers.models import Customer, EventKind
 from customers.services.exporting import (
     ALL_HEADERS,
     CHUNK_SIZE,
@@ -56,9 +58,13 @@ from customers.services.exporting import (
     xlsx_write,
 )
 from customers.services.importing import (
+    BACKOFFICE,
     CREATED,
+    ECWID,
     ERROR,
     FORMAT_LABELS,
+    SHIPSTATION,
+    SHOPIFY,
     SKIPPED,
     UNCHANGED,
     UPDATED,
@@ -69,6 +75,7 @@ from customers.uploads import (
     EXPORT_NAME,
     IMPORT_RETENTION,
     PrivateImportStorage,
+    UploadSizeLimit,
     export_folder,
     export_path,
     exports_remove_expired,
@@ -91,47 +98,80 @@ EXPORT = "customers.export"
 XLSX_NAME = "customers.xlsx"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE_SIZE = 100
-SAMPLE_NAME = "CustomerImportSample.csv"
-SAMPLE_ROWS = [
-    [
-        "Marie",
-        "Dupont",
-        "marie.dupont@example.fr",
-        "yes",
-        "Atelier Dupont",
-        "12 rue de la Paix",
-        "",
-        "Paris",
-        "",
-        "FR",
-        "75002",
-        "",
-        "'+33 6 12 34 56 78",
-        "no",
-        "VIP, Paris",
-        "Prefers email",
-        "no",
-    ],
-    [
-        "José",
-        "García",
-        "jose.garcia@example.com",
-        "no",
-        "",
-        "PSC 1234 BOX 5678",
-        "",
-        "APO",
-        "AE",
-        "US",
-        "09012",
-        "",
-        "(617) 555-0134",
-        "yes",
-        "Wholesale",
-        "",
-        "yes",
-    ],
+# Keys of a record's changes that are no field's [old, new] pair.
+SENTENCE_KEYS = ("tags_added", "tags_removed", "note_added")
+# The sample customers of every template, by column of this back office's own export.
+SAMPLE_CUSTOMERS = [
+    {
+        "First Name": "Marie",
+        "Last Name": "Dupont",
+        "Email": "marie.dupont@example.fr",
+        "Accepts Email Marketing": "yes",
+        "Default Address Company": "Atelier Dupont",
+        "Default Address Address1": "12 rue de la Paix",
+        "Default Address City": "Paris",
+        "Default Address Country Code": "FR",
+        "Default Address Zip": "75002",
+        "Phone": "'+33 6 12 34 56 78",
+        "Accepts SMS Marketing": "no",
+        "Tags": "VIP, Paris",
+        "Note": "Prefers email",
+        "Tax Exempt": "no",
+        "Company": "Atelier Dupont",
+        "Username": "marie.dupont",
+        "Date of Birth": "1985-04-12",
+        "Status": "active",
+        "Email Marketing Status": "subscribed",
+        "SMS Marketing Status": "not_subscribed",
+    },
+    {
+        "First Name": "José",
+        "Last Name": "García",
+        "Email": "jose.garcia@example.com",
+        "Accepts Email Marketing": "no",
+        "Default Address Address1": "PSC 1234 BOX 5678",
+        "Default Address City": "APO",
+        "Default Address Province Code": "AE",
+        "Default Address Country Code": "US",
+        "Default Address Zip": "09012",
+        "Phone": "(617) 555-0134",
+        "Accepts SMS Marketing": "yes",
+        "Tags": "Wholesale",
+        "Tax Exempt": "yes",
+        "Username": "jgarcia",
+        "Status": "active",
+        "Email Marketing Status": "not_subscribed",
+        "SMS Marketing Status": "subscribed",
+    },
 ]
+# A template per format the importer knows: its file name, its columns and where each column
+# takes its sample value from (a column of SAMPLE_CUSTOMERS, or a function of the customer).
+SAMPLES = {
+    SHOPIFY: ("shopify_customer_template.csv", {name: name for name in SHOPIFY_HEADERS}),
+    ECWID: (
+        "ecwid_customer_template.csv",
+        {"name": lambda c: f"{c['First Name']} {c['Last Name']}", "email": "Email"},
+    ),
+    # ShipStation's own name for its template.
+    SHIPSTATION: (
+        "CustomerImportSample.csv",
+        {
+            "Username": "Username",
+            "Email": "Email",
+            "First Name": "First Name",
+            "Last Name": "Last Name",
+            "Company Name": "Default Address Company",
+            "Address Line 1": "Default Address Address1",
+            "Address Line 2": "Default Address Address2",
+            "City": "Default Address City",
+            "State": lambda c: c.get("Default Address Province Code") or "IDF",
+            "Postal Code": "Default Address Zip",
+            "Country Code": "Default Address Country Code",
+            "Phone": "Phone",
+        },
+    ),
+    BACKOFFICE: ("backoffice_customer_template.csv", {name: name for name in ALL_HEADERS}),
+}
 OUTCOMES = [
     (ERROR, _("Errors")),
     (UPDATED, _("Updates")),
@@ -140,6 +180,7 @@ OUTCOMES = [
     (UNCHANGED, _("Unchanged")),
 ]
 FILE_TOO_LARGE = _("The file is %(size)s MB; the largest file accepted is %(limit)s MB.")
+CHANGE_PAIR = _("%(field)s: %(old)s → %(new)s")
 IMPORT_EXPIRED = _("This import has expired or was already done; upload the file again.")
 BAD_FILTER = _(
     "The filter in this link is not valid (a wrong value or an unknown field); "
@@ -158,17 +199,21 @@ class CustomerImportForm(forms.Form):
 
     def clean_import_file(self):
         uploaded = self.cleaned_data["import_file"]
-        limit = settings.BACKOFFICE_IMPORT_MAX_BYTES
-        if uploaded.size > limit:
-            raise ValidationError(
-                FILE_TOO_LARGE,
-                code="too_large",
-                params={
-                    "size": number_format(uploaded.size / 2**20, 1),
-                    "limit": number_format(limit / 2**20, 1),
-                },
-            )
+        if uploaded.size > settings.BACKOFFICE_IMPORT_MAX_BYTES:
+            raise file_too_large(uploaded.size)
         return uploaded
+
+
+def file_too_large(size: int) -> ValidationError:
+    """The refusal of an upload of ``size`` bytes, over BACKOFFICE_IMPORT_MAX_BYTES."""
+    return ValidationError(
+        FILE_TOO_LARGE,
+        code="too_large",
+        params={
+            "size": number_format(size / 2**20, 1),
+            "limit": number_format(settings.BACKOFFICE_IMPORT_MAX_BYTES / 2**20, 1),
+        },
+    )
 
 
 class CustomerExportForm(forms.Form):
@@ -220,6 +265,7 @@ def _import_context(modeladmin, request, **extra):
         "opts": modeladmin.model._meta,
         "title": _("Import customers"),
         "formats": list(FORMAT_LABELS.values()),
+        "samples": _samples(),
         "jobs_url": reverse("admin:jobs_job_changelist"),
         **extra,
     }
@@ -243,20 +289,62 @@ def _latest_job(kind: str, token: str) -> Job | None:
 
 
 def import_sample_view(modeladmin, request):
+    """A template of the format in ?format= (Shopify's by default), with two sample customers."""
     _require_import(modeladmin, request)
+    fmt = request.GET.get("format", SHOPIFY)
+    if fmt not in SAMPLES:
+        raise Http404
+    name, columns = SAMPLES[fmt]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{SAMPLE_NAME}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     writer = csv.writer(response, lineterminator="\r\n")
-    writer.writerow(SHOPIFY_HEADERS)
-    writer.writerows(SAMPLE_ROWS)
+    writer.writerow(columns)
+    for customer in SAMPLE_CUSTOMERS:
+        writer.writerow(
+            [
+                source(customer) if callable(source) else customer.get(source, "")
+                for source in columns.values()
+            ]
+        )
     return response
 
 
+def _samples() -> list[tuple[str, str, str]]:
+    """Each template the import page offers: its format's label, URL and file name."""
+    url = reverse("admin:customers_customer_sample")
+    return [
+        (FORMAT_LABELS[fmt], f"{url}?format={fmt}", name) for fmt, (name, _c) in SAMPLES.items()
+    ]
+
+
+@csrf_exempt
 def import_view(modeladmin, request):
-    """Store the upload, start its check as a job and go to the preview's own page."""
+    """Receive the upload within the size limit, then store and check it (:func:`_import_form`).
+
+    The size limit works while the upload arrives, so its handler goes in before anything reads
+    request.POST; the CSRF check reads it, hence csrf_exempt here and csrf_protect below.
+    """
     _require_import(modeladmin, request)
+    size_limit = UploadSizeLimit(request)
+    request.upload_handlers.insert(0, size_limit)
+
+    def form_page(request):
+        return _import_form(modeladmin, request, size_limit)
+
+    return csrf_protect(form_page)(request)
+
+
+def _import_form(modeladmin, request, size_limit: UploadSizeLimit):
+    """Store the upload, start its check as a job and go to the preview's own page."""
     form = CustomerImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if size_limit.refused:
+        form = CustomerImportForm(request.POST, request.FILES)
+        form.is_valid()
+        # The file was dropped for its size: say that, not "this field is required".
+        form.errors.pop("import_file", None)
+        size = int(request.META.get("CONTENT_LENGTH") or 0) or size_limit.received
+        form.add_error("import_file", file_too_large(size))
+    elif request.method == "POST" and form.is_valid():
         imports_remove_expired()
         token = secrets.token_urlsafe(18)
         storage = PrivateImportStorage(token)
@@ -465,11 +553,12 @@ def import_rejected_view(modeladmin, request, token: str):
     report_path = storage.report_path("result" if job is confirm else "preview")
 
     def lines():
+        # The staff open this in a spreadsheet: neutralise formulas, the file's header included.
         writer = csv.writer(_Echo(), lineterminator="\r\n")
-        yield "\ufeff" + writer.writerow([gettext("Record"), gettext("Reason"), *header])
+        titles = [gettext("Record"), gettext("Reason"), *header]
+        yield "\ufeff" + writer.writerow([cell_escape(str(title)) for title in titles])
         for report in reports_read(report_path):
             if report["outcome"] in (ERROR, SKIPPED):
-                # The staff will open this in a spreadsheet: neutralise formulas here too.
                 cells = [report["record"], report["message"], *(report["cells"] or [])]
                 yield writer.writerow([cell_escape(str(cell)) for cell in cells])
 
@@ -676,13 +765,16 @@ def _exported(count: int) -> str:
     }
 
 
-def _change_display(name: str, value) -> dict:
-    """One changed field for the template: old -> new, or what was added."""
-    if isinstance(value, list) and len(value) == 2 and name != "tags_added":
-        return {"name": name, "old": value[0], "new": value[1], "pair": True}
-    if isinstance(value, list):
-        value = ", ".join(str(item) for item in value)
-    return {"name": name, "added": value, "pair": False}
+def _change_display(name: str, value) -> str:
+    """One changed field as the history reads it: its label, old -> new, or one sentence."""
+    if isinstance(value, list) and len(value) == 2 and name not in SENTENCE_KEYS:
+        return CHANGE_PAIR % {
+            "field": field_label(name),
+            "old": display_value(value[0], name),
+            "new": display_value(value[1], name),
+        }
+    # Tags and notes added read as the customer's history writes them.
+    return " ".join(DESCRIBERS[EventKind.UPDATED]({name: value}))
 
 
 class _Echo:

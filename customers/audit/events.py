@@ -554,7 +554,7 @@ def _label(model, name: str) -> str:
         return capfirst(name.replace("_", " "))
 
 
-def _field_label(name: str) -> str:
+def field_label(name: str) -> str:
     """The label of a changed field; ``address.city`` is a field of the default address."""
     if name.startswith("address."):
         return _("%(field)s of the address") % {"field": _label(Address, name.split(".", 1)[1])}
@@ -605,7 +605,7 @@ def _display_text(value: str, field: str | None) -> str:
 
 def _change_line(name: str, old, new) -> str:
     params = {
-        "field": _field_label(name),
+        "field": field_label(name),
         "old": display_value(old, name),
         "new": display_value(new, name),
     }
@@ -630,7 +630,7 @@ def _diff_lines(changes: dict) -> list[str]:
 
 
 def _field_value(name: str, value) -> dict:
-    return {"field": _field_label(name), "value": display_value(value, name)}
+    return {"field": field_label(name), "value": display_value(value, name)}
 
 
 def _address_diff_lines(changes: dict) -> list[str]:
@@ -902,7 +902,7 @@ def _unmerged_lines(data: dict) -> list[str]:
     if fields:
         lines.append(
             _("Values restored: %(fields)s.")
-            % {"fields": ", ".join(_field_label(name) for name in fields)}
+            % {"fields": ", ".join(field_label(name) for name in fields)}
         )
     return lines
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -36,6 +37,7 @@ def shop(make_customer, make_order, make_address):
             sms_consent=Consent.SUBSCRIBED,
             has_active_subscription=True,
             source=Channel.CSV,
+            previous_total_spent=Decimal("250.00"),
         ),
         "Chloé Durand": make_customer(
             first_name="Chloé",
@@ -98,6 +100,7 @@ FILTER_CASES = [
     ("erasure requested", "Yes", {"Chloé Durand"}),
     ("active subscription", "Yes", {"Bruno Keller"}),
     ("possible duplicates", "Has possible duplicates", {"Alice Martin", "Alice Twin"}),
+    ("previous platform total spent", "100 to 1,000", {"Bruno Keller"}),
 ]
 
 

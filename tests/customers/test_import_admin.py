@@ -99,11 +99,11 @@ def test_import_page_explains_the_formats_and_offers_the_template(importer):
     for name in ("Shopify", "Ecwid", "ShipStation", "CustomerImportSample.csv"):
         assert name in page
     response = importer.get(SAMPLE_URL)
-    assert response["Content-Disposition"] == 'attachment; filename="CustomerImportSample.csv"'
+    assert response["Content-Disposition"] == 'attachment; filename="shopify_customer_template.csv"'
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == list(importing.SHOPIFY_COLUMNS) and len(rows) == 3
     # The template itself imports cleanly.
-    preview = upload(importer, "CustomerImportSample.csv", response.content)
+    preview = upload(importer, "shopify_customer_template.csv", response.content)
     assert preview.context["summary"]["created"] == 2 and preview.context["summary"]["error"] == 0
 
 

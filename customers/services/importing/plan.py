@@ -13,6 +13,7 @@ import decimal
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -45,6 +46,7 @@ from customers.services.importing.reading import Batch
 from customers.services.importing.results import (
     CREATED,
     ERROR,
+    FROM_CHANNEL,
     SKIPPED,
     UNCHANGED,
     UPDATED,
@@ -83,6 +85,10 @@ WARN_STATUS = _(
     "(use the archive actions)."
 )
 WARN_GROUP_CREATED = _("Group created: %(name)s.")
+WARN_MANY_NEW_TAGS = _(
+    "The file brings more than %(limit)s new tags: each one becomes a tag of the store and a "
+    "choice in the customer list's tag filter. Check the Tags column before you confirm."
+)
 
 # What an update reads and may write of a stored customer (the rest stays unloaded).
 # The previous platform's id and totals: a non-empty cell overwrites them like any field.
@@ -140,11 +146,20 @@ class Run:
     group_names: dict[int, str] = field(default_factory=dict)
     templates: dict[type, dict] = field(default_factory=dict)
     locked: set[int] = field(default_factory=set)  # customers the transaction holds locked
+    new_tag_names: set[str] = field(default_factory=set)  # lower-cased, the store lacks them
 
     def tag_index(self) -> dict[str, int]:
         if self.tags is None:
             self.tags = {name.lower(): pk for pk, name in Tag.objects.values_list("pk", "name")}
         return self.tags
+
+    def tags_count_new(self, names: list[str]) -> None:
+        """Count the tags of the file the store lacks; warn once past the setting's number."""
+        index = self.tag_index()
+        self.new_tag_names.update(n.lower() for n in names if n.lower() not in index)
+        limit = settings.BACKOFFICE_IMPORT_NEW_TAGS_WARNING
+        if len(self.new_tag_names) > limit:
+            self.result.warn(gettext(WARN_MANY_NEW_TAGS) % {"limit": limit})
 
     def group_name(self, group_id: int | None) -> str:
         if group_id is None:
@@ -418,6 +433,7 @@ def _skipped(row: Row, cells, key: Key, customer: Customer, message, repeated) -
         message=sentence(str(message) % params),
         repeated=repeated,
         cells=cells,
+        reason=FROM_CHANNEL if message is SKIP_CHANNEL else "",
     )
 
 
@@ -530,6 +546,7 @@ def customer_fill_new(change: CustomerChange, row: Row, run: Run) -> None:
         _address_normalise(address)
         change.address_created = True
     change.new_tags = list(row.tags)
+    run.tags_count_new(change.new_tags)
     if row.note:
         change.new_notes.append(row.note)
         change.notes.add(row.note)
@@ -642,6 +659,7 @@ def _fill_tags_and_note(change: CustomerChange, row: Row, run: Run, changes: dic
         added.append(tag)
     if added:
         changes["tags_added"] = added
+        run.tags_count_new(added)
     if row.note and row.note not in change.notes:
         change.notes.add(row.note)
         change.new_notes.append(row.note)

@@ -16,6 +16,8 @@ from django.utils.translation import npgettext
 FIELD_AND_COLUMN = _("%(field)s (column “%(column)s”)")
 
 CREATED, UPDATED, UNCHANGED, SKIPPED, ERROR = "created", "updated", "unchanged", "skipped", "error"
+# Why a record was skipped, when the totals count it apart: it matches another channel's customer.
+FROM_CHANNEL = "channel"
 
 # A problem found in a record: a message constant and its parameters.
 Problem = tuple[Any, dict]
@@ -37,6 +39,7 @@ class RowReport:
     message: str = ""
     repeated: bool = False
     cells: list[str] | None = None
+    reason: str = ""
 
 
 @dataclass
@@ -53,6 +56,8 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    # Of the skipped: records matching a customer from another sales channel (Shopify, POS...).
+    skipped_channel: int = 0
     errors: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     repeated_keys: int = 0
@@ -73,6 +78,8 @@ class ImportResult:
             self.errors.append(RowError(report.record, report.message))
         else:
             setattr(self, report.outcome, getattr(self, report.outcome) + 1)
+        if report.reason == FROM_CHANNEL:
+            self.skipped_channel += 1
 
     def warn(self, text: str) -> None:
         """Add a warning once, however many records meet it."""
