@@ -17,7 +17,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.urls import path, reverse
-from django.utils.formats import number_format
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -117,8 +118,8 @@ class CustomerAdmin(admin.ModelAdmin):
         "tag_list",
         "order_count",
         "spent",
-        "last_order_at",
-        "created_at",
+        "last_order",
+        "created",
         "status_and_erasure",
     ]
     list_display_links = ["display_name", "email"]
@@ -459,6 +460,14 @@ class CustomerAdmin(admin.ModelAdmin):
     def order_count(self, obj):
         return obj.order_count
 
+    @admin.display(description=_("last order"), ordering="last_order_at")
+    def last_order(self, obj):
+        return _short_date(obj.last_order_at)
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj):
+        return _short_date(obj.created_at)
+
     @admin.display(description=_("total spent"), ordering="total_spent")
     def spent(self, obj):
         return money_display(obj.total_spent, obj.spent_unconverted)
@@ -553,3 +562,8 @@ def previous_platform_display(customer: Customer) -> str:
     if spent is not None:
         parts.append(money_display(spent, {}))
     return gettext("On the previous platform: %(totals)s") % {"totals": ", ".join(parts)}
+
+
+def _short_date(value) -> str:
+    """A date as the list shows it: the locale's short form, the day only."""
+    return date_format(timezone.localtime(value), "SHORT_DATE_FORMAT") if value else "—"

@@ -153,12 +153,6 @@ def test_search_by_a_french_national_number_finds_the_french_customer(
     assert listed_names(demo) == ["Marie Curie"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 14, still after the walk merge: at a 1366-pixel laptop width the list's "
-    "table is about 500 px wider than its box, so the status column is scrolled out of view",
-)
 def test_the_list_fits_a_laptop_screen(demo, admin_url, shop, make_customer):
     make_customer(
         first_name="Marie-Christine",
