@@ -55,6 +55,7 @@ from customers.services.exporting import (
     customers_export_lines,
     customers_export_rows,
     customers_exportable,
+    export_selection,
     xlsx_write,
 )
 from customers.services.importing import (
@@ -628,7 +629,7 @@ def _export_start(modeladmin, request, form):
         form.add_error(None, ValidationError(BAD_FILTER, code="bad_filter"))
         return _render_export(modeladmin, request, form, selected=0, status=400)
     if count <= settings.BACKOFFICE_EXPORT_JOB_THRESHOLD:
-        return _export_response(queryset, data)
+        return _export_response(queryset, data, request.user)
     exports_remove_expired()
     keys = ("scope", "columns", "delimiter", "file_format", "filters", "ids")
     params = {key: data[key] for key in keys}
@@ -651,18 +652,26 @@ def _export_queryset(modeladmin, request, data):
     return customers_exportable()
 
 
-def _export_response(queryset, data):
+def _export_record(data: dict) -> dict:
+    """What the export's audit record says it covered: everything, the filtered list, or ids."""
+    return export_selection(
+        scope=data["scope"], filters=data.get("filters") or "", ids=data.get("ids") or ()
+    )
+
+
+def _export_response(queryset, data, actor):
+    audit = {"actor": actor, "selection": _export_record(data)}
     if data["file_format"] == XLSX:
         # The workbook is written to a temporary file (a zip needs its end to start), then
         # sent; FileResponse closes it, so no context manager here.
         out = tempfile.TemporaryFile()  # noqa: SIM115
-        xlsx_write(customers_export_rows(queryset=queryset, columns=data["columns"]), out)
+        xlsx_write(customers_export_rows(queryset=queryset, columns=data["columns"], **audit), out)
         out.seek(0)
         return FileResponse(
             out, as_attachment=True, filename=XLSX_NAME, content_type=XLSX_CONTENT_TYPE
         )
     lines = customers_export_lines(
-        queryset=queryset, columns=data["columns"], delimiter=data["delimiter"]
+        queryset=queryset, columns=data["columns"], delimiter=data["delimiter"], **audit
     )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{EXPORT_NAME}"'
@@ -725,13 +734,18 @@ def export_job(job, progress) -> dict:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = _export_file(job)[0]
     columns, delimiter = job.params["columns"], job.params["delimiter"]
+    audit = {"actor": job.owner, "selection": _export_record(job.params)}
     try:
         if job.params.get("file_format") == XLSX:
-            rows = _Counting(customers_export_rows(queryset=queryset, columns=columns), progress)
+            rows = _Counting(
+                customers_export_rows(queryset=queryset, columns=columns, **audit), progress
+            )
             xlsx_write(rows, str(path))
         else:
             rows = _Counting(
-                customers_export_lines(queryset=queryset, columns=columns, delimiter=delimiter),
+                customers_export_lines(
+                    queryset=queryset, columns=columns, delimiter=delimiter, **audit
+                ),
                 progress,
             )
             with path.open("w", encoding="utf-8", newline="") as out:

@@ -79,10 +79,6 @@ def test_the_admin_export_is_recorded(three, client, make_staff):
     assert (record.kind, record.columns, record.rows) == (ExportKind.CUSTOMERS, ["Email"], 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="customers/admin/import_export.py must pass actor and selection (see the G report)",
-)
 def test_the_admin_export_record_names_the_user_and_the_filter(three, client, make_staff):
     clerk = make_staff("view_customer", "export_customer")
     client.force_login(clerk)
