@@ -141,6 +141,11 @@ class CustomerQuerySet(models.QuerySet):
         """Customers the list shows before any status filter: not archived, not merged."""
         return self.exclude(status__in=[Status.MERGED, Status.ARCHIVED])
 
+    def with_previous_spent_between(self, low, high) -> CustomerQuerySet:
+        """Customers whose previous platform's total is at least ``low`` and below ``high``."""
+        qs = self.filter(previous_total_spent__gte=low)
+        return qs if high is None else qs.filter(previous_total_spent__lt=high)
+
     def with_order_counts_between(self, low: int, high: int | None) -> CustomerQuerySet:
         qs = self.filter(order_count__gte=low)
         return qs if high is None else qs.filter(order_count__lte=high)

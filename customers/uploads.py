@@ -12,7 +12,6 @@ import datetime
 import json
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from customers.services.importing import (
 from customers.services.importing.files import (  # noqa: F401
     IMPORT_RETENTION,
     exports_root,
+    folders_remove_older,
     imports_remove_expired,
     imports_root,
 )
@@ -192,22 +192,10 @@ def export_path(job_pk: int) -> Path:
     return export_folder(job_pk) / EXPORT_NAME
 
 
-def _remove_older(root: Path, age: datetime.timedelta, now: float | None) -> list[str]:
-    if not root.exists():
-        return []
-    limit = (time.time() if now is None else now) - age.total_seconds()
-    removed = []
-    for folder in root.iterdir():
-        if folder.is_dir() and folder.stat().st_mtime < limit:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    return sorted(removed)
-
-
 def exports_remove_expired(*, now: float | None = None) -> list[str]:
     """Delete the export files older than BACKOFFICE_EXPORT_RETENTION_HOURS; return their jobs."""
     age = datetime.timedelta(hours=settings.BACKOFFICE_EXPORT_RETENTION_HOURS)
-    return _remove_older(exports_root(), age, now)
+    return folders_remove_older(exports_root(), age, now=now)
 
 
 def private_files_remove_expired(*, now: float | None = None) -> dict[str, list[str]]:

@@ -115,9 +115,7 @@ class PreviousTotalSpentFilter(admin.SimpleListFilter):
         bounds = self.RANGES.get(value or "")
         if bounds is None:
             return queryset
-        low, high = bounds
-        queryset = queryset.filter(previous_total_spent__gte=low)
-        return queryset if high is None else queryset.filter(previous_total_spent__lt=high)
+        return queryset.with_previous_spent_between(*bounds)
 
 
 class OrderCountFilter(admin.SimpleListFilter):

@@ -276,8 +276,8 @@ def customers_email(
     if outbox is not None:
         outbox.extend(zip(emailed, _messages(outgoing), strict=True))
         return result
-    Mailing.objects.create(
-        **actor_fields(actor),
+    mailing_record(
+        actor=actor,
         subject=subject,
         body=body,
         marketing=marketing,
@@ -289,6 +289,26 @@ def customers_email(
     )
     transaction.on_commit(lambda: _send(outgoing, result))
     return result
+
+
+def mailing_record(
+    *,
+    actor: Actor,
+    subject: str,
+    body: str,
+    marketing: bool,
+    selected: int,
+    recipients: int = 0,
+) -> Mailing:
+    """Keep what a mailing said, as typed (placeholders unfilled), and to how many it went."""
+    return Mailing.objects.create(
+        **actor_fields(actor),
+        subject=subject.strip(),
+        body=body.strip(),
+        marketing=marketing,
+        selected=selected,
+        recipients=recipients,
+    )
 
 
 def _messages(outgoing: list[_Outgoing]) -> list[EmailMessage]:

@@ -26,10 +26,10 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from customers.audit.events import Actor, actor_fields, customers_emailed_events
+from customers.audit.events import Actor, customers_emailed_events
 from customers.db.bulk import Selection, selection_queryset
 from customers.models import Mailing
-from customers.services.emailing import customers_email
+from customers.services.emailing import customers_email, mailing_record
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +108,8 @@ def mailing_send(
         state.pending = []
     if state.mailing is None:
         with transaction.atomic():
-            state.mailing = Mailing.objects.create(
-                **actor_fields(actor),
-                subject=subject.strip(),
-                body=body.strip(),
-                marketing=marketing,
-                selected=len(ids),
+            state.mailing = mailing_record(
+                actor=actor, subject=subject, body=body, marketing=marketing, selected=len(ids)
             ).pk
             checkpoint(state)
     remaining = [pk for pk in ids if pk > state.through]

@@ -50,19 +50,24 @@ def _folders(root: Path | None = None) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
 
 
+def folders_remove_older(root: Path, age: datetime.timedelta, *, now: float | None) -> list[str]:
+    """Delete the folders under ``root`` last written more than ``age`` ago; return their names."""
+    limit = (time.time() if now is None else now) - age.total_seconds()
+    removed = []
+    for folder in _folders(root):
+        if folder.stat().st_mtime < limit:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
 def imports_remove_expired(*, now: float | None = None) -> list[str]:
     """Delete the import folders (upload and reports) older than the retention; return tokens.
 
     Run by ``process_erasure_requests`` and on every new upload, so an abandoned upload or an
     old report does not outlive the retention by more than the cron interval.
     """
-    limit = (time.time() if now is None else now) - import_retention().total_seconds()
-    removed = []
-    for folder in _folders():
-        if folder.stat().st_mtime < limit:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    return removed
+    return folders_remove_older(imports_root(), import_retention(), now=now)
 
 
 def _text_lines(path: Path) -> Iterator[str]:
