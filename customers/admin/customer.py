@@ -42,6 +42,7 @@ from customers.admin.privacy import (
     format_datetime,
     request_erasure,
 )
+from customers.admin.timeline import timeline_context
 from customers.models import Address, Customer, Note, Order, Status
 from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.phones import phone_display, phone_search_candidates, phone_search_digits
@@ -159,7 +160,6 @@ class CustomerAdmin(admin.ModelAdmin):
         "order_summary",
         "order_history",
         "consent_history_table",
-        "recent_events",
     ]
     fieldsets = [
         (
@@ -345,6 +345,7 @@ class CustomerAdmin(admin.ModelAdmin):
         context = {
             **merge.merge_change_context(customer),
             **privacy.erasure_change_context(self, request, customer),
+            **timeline_context(request, customer),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context=context)
@@ -396,7 +397,8 @@ class CustomerAdmin(admin.ModelAdmin):
         fieldsets = list(super().get_fieldsets(request, obj))
         if obj is None:
             return fieldsets
-        fields = ["consent_history_table", "recent_events"]
+        # The audit trail shows as the timeline below the form (includes/timeline.html).
+        fields = ["consent_history_table"]
         if self.has_change_permission(request, obj):
             fields += ["expected_version", "edit_state"]
         return [*fieldsets, (_("Consent history and audit trail"), {"fields": fields})]
@@ -535,10 +537,6 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.display(description=_("consent history"))
     def consent_history_table(self, obj):
         return history.consent_history_table(obj)
-
-    @admin.display(description=_("latest changes"))
-    def recent_events(self, obj):
-        return history.recent_events(obj)
 
     @admin.display(description=_("status"), ordering="status")
     def status_and_erasure(self, obj):
