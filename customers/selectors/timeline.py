@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import and_, or_
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from customers.audit.events import event_lines
+from customers.db.bulk import IdIn
 from customers.models import Customer, CustomerEvent, EventKind, Status
 from customers.selectors.audit import CONSENT_FIELDS
 from customers.selectors.matching import MAX_MERGE_CHAIN
@@ -217,7 +218,7 @@ def _keyset_page(stream, condition, before, after, per_page):
             if len(rows) > per_page:
                 newer = timeline_cursor(page[0])
             else:  # the next page starts at the first event the scan did not reach
-                newer = _cursor(end.created_at, end.pk - 1) if end is not None else None
+                newer = _cursor(end[1], end[0] - 1) if end is not None else None
             # Before the cursor's own event, which the older page showed, comes in again.
             older = timeline_cursor(page[-1]) if page else _cursor(at, pk + 1)
             return page, newer, older, newer is None
@@ -232,7 +233,7 @@ def _keyset_page(stream, condition, before, after, per_page):
     if len(rows) > per_page:
         older = timeline_cursor(page[-1])
     else:  # the next page starts at the first event the scan did not reach
-        older = _cursor(end.created_at, end.pk + 1) if end is not None else None
+        older = _cursor(end[1], end[0] + 1) if end is not None else None
     newer = None
     if before_at is not None:
         newer = timeline_cursor(page[0]) if page else _cursor(before_at[0], before_at[1] - 1)
@@ -241,22 +242,30 @@ def _keyset_page(stream, condition, before, after, per_page):
 
 def _scan(events, condition, order, limit):
     """Up to ``limit`` events in ``order`` that meet ``condition``, looking at most at the next
-    ``TIMELINE_SCAN`` events of the stream; and the first event it did not reach when it stopped
-    short of the end (the next page starts there), else None.
+    ``TIMELINE_SCAN`` events of the stream; and ``(id, created_at)`` of the first event it did
+    not reach when it stopped short of the end (the next page starts there), else None.
 
     Without the bound, a kind a customer has none of would read all their 50,000 events.
     """
     ordered = events.order_by(*order)
     if condition is None:
         return list(ordered[:limit]), None
-    window = ordered.values("pk")[:TIMELINE_SCAN]
+    window = list(ordered.values_list("pk", "created_at")[: TIMELINE_SCAN + 1])
+    looked_at = window[:TIMELINE_SCAN]
+    if not looked_at:
+        return [], None
+    # The window as ids and as a time range: with the condition alone in the statement,
+    # PostgreSQL may read the whole table (or all the customer's events) for a rare kind.
+    times = [at for _pk, at in looked_at]
     rows = list(
-        CustomerEvent.objects.filter(pk__in=window).filter(condition).order_by(*order)[:limit]
+        ordered.filter(
+            IdIn(F("pk"), [pk for pk, _at in looked_at]),
+            created_at__gte=min(times),
+            created_at__lte=max(times),
+        ).filter(condition)[:limit]
     )
-    if len(rows) == limit:
-        return rows, None
-    end = ordered.only("pk", "created_at")[TIMELINE_SCAN : TIMELINE_SCAN + 1]
-    return rows, next(iter(end), None)
+    end = window[TIMELINE_SCAN] if len(window) > TIMELINE_SCAN and len(rows) < limit else None
+    return rows, end
 
 
 def _entry(event: CustomerEvent, show_notes: bool) -> TimelineEntry:
