@@ -353,3 +353,20 @@ def test_a_filtered_page_costs_the_same_queries_for_5_or_600_events(
         with django_assert_max_num_queries(3):
             page = customer_timeline(customer_id=customer.pk, kind=kind)
         assert page.entries
+
+
+@pytest.mark.parametrize(
+    ("cursor", "before", "after"),
+    [
+        ("1_99999999999999999999999", 0, 3),  # 1970 with an id no column holds
+        ("-5_-3", 0, 3),
+        ("99999999999999999999_1", 3, 3),  # beyond any date: unreadable, the first page
+        ("1.5_2", 3, 3),
+        ("", 3, 3),
+    ],
+)
+def test_a_forged_cursor_never_fails_the_page(make_customer, cursor, before, after):
+    customer = make_customer()
+    _company_changes(customer, 3)
+    assert len(customer_timeline(customer_id=customer.pk, before=cursor).entries) == before
+    assert len(customer_timeline(customer_id=customer.pk, after=cursor).entries) == after
