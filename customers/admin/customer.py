@@ -401,7 +401,7 @@ class CustomerAdmin(admin.ModelAdmin):
         fields = ["consent_history_table"]
         if self.has_change_permission(request, obj):
             fields += ["expected_version", "edit_state"]
-        return [*fieldsets, (_("Consent history and audit trail"), {"fields": fields})]
+        return [*fieldsets, (_("Consent history"), {"fields": fields})]
 
     def save_model(self, request, obj, form, change):
         # Saved with its inlines by one service call in save_related, in one audit event.

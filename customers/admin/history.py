@@ -1,4 +1,4 @@
-"""The customer's own audit trail: the history page and the change page's latest changes."""
+"""The customer's own audit trail: the history page (the change page shows the timeline)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -18,7 +17,6 @@ from customers.i18n import elide
 from customers.selectors.audit import consent_history, customer_events
 
 HISTORY_PER_PAGE = 50
-RECENT_EVENTS = 10
 
 
 def history_view(modeladmin, request, object_id, extra_context=None):
@@ -76,43 +74,5 @@ def consent_history_table(customer) -> str:
         _("Before"),
         _("After"),
         _("Source"),
-        rows,
-    )
-
-
-def recent_events(customer) -> str:
-    """The latest audit events and a link to the full history page."""
-    if customer is None or customer.pk is None:
-        return "—"
-    events = list(customer_events(customer_id=customer.pk)[:RECENT_EVENTS])
-    history_url = reverse("admin:customers_customer_history", args=[customer.pk])
-    return format_html(
-        '{}<p><a href="{}">{}</a></p>', _event_table(events), history_url, _("Full history")
-    )
-
-
-def _event_table(events) -> str:
-    if not events:
-        return format_html("<p>{}</p>", _("No change recorded yet."))
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (
-                format_datetime(event.created_at),
-                event.actor_label,
-                event.get_kind_display(),
-                format_html_join("", "{}<br>", ((line,) for line in event_lines(event))),
-            )
-            for event in events
-        ),
-    )
-    return format_html(
-        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
-        "<tbody>{}</tbody></table>",
-        _("When"),
-        _("By"),
-        _("Event"),
-        _("Details"),
         rows,
     )

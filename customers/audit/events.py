@@ -721,6 +721,9 @@ _KEY_LINES: dict[str, Callable[[Any], list[str]]] = {
         _("Note removed: “%(body)s”.") % {"body": display_value(n.get("body"))} for n in v
     ],
     "note_added": lambda v: [_("Note added: “%(body)s”.") % {"body": display_value(v)}],
+    "connection": lambda v: [
+        _("Through the sales channel %(connection)s.") % {"connection": display_value(v)}
+    ],
 }
 # Keys inside "changes" that are not a field's [old, new] pair.
 _CHANGE_KEY_LINES = {key: _KEY_LINES[key] for key in ("tags_added", "tags_removed", "note_added")}
