@@ -61,6 +61,81 @@ def timed(label: str, work) -> None:
     )
 
 
+def hot_counts() -> tuple[int, int] | None:
+    """(updated, HOT-updated) rows of customers_customer so far, on PostgreSQL."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+            "WHERE relname = 'customers_customer'"
+        )
+        return cursor.fetchone()
+
+
+def timed_hot(label: str, work) -> None:
+    """``timed``, plus how many of the customer rows it rewrote stayed on their page (HOT)."""
+    before = hot_counts()
+    timed(label, work)
+    after = hot_counts()
+    if before is not None and after is not None:
+        updated, hot = after[0] - before[0], after[1] - before[1]
+        share = f"{hot / updated:.0%}" if updated else "-"
+        print(f"  {'':45s} customer rows rewritten={updated} HOT={hot} ({share})")
+
+
+def bulk_actions_on_everyone(count: int) -> None:
+    """Tag, untag, group, ungroup, archive and unarchive all ``count`` customers (target < 3 s).
+
+    Each line also says how many customer rows were rewritten and how many of those were HOT.
+    """
+    import os
+
+    from customers.models import Customer
+    from customers.services.archiving import customers_archive, customers_unarchive
+    from customers.services.grouping import customers_assign_group, customers_remove_group
+    from customers.services.tagging import customers_add_tags, customers_remove_tags
+    from groups.models import CustomerGroup
+
+    print(f"  -- every bulk action on all {count} (load average {os.getloadavg()[0]:.2f})")
+    group = CustomerGroup.objects.create(name="Everyone")
+    everyone = Customer.objects.listed_by_default()
+    lines = [
+        ("add one tag", lambda: customers_add_tags(actor="bench", customers=everyone, names=["A"])),
+        (
+            "remove it",
+            lambda: customers_remove_tags(actor="bench", customers=everyone, names=["a"]),
+        ),
+        (
+            "add two tags",
+            lambda: customers_add_tags(actor="bench", customers=everyone, names=["B", "C"]),
+        ),
+        (
+            "set a group",
+            lambda: customers_assign_group(actor="bench", customers=everyone, group=group),
+        ),
+        ("remove the group", lambda: customers_remove_group(actor="bench", customers=everyone)),
+        ("archive", lambda: customers_archive(actor="bench", customers=everyone)),
+        (
+            "unarchive",
+            lambda: customers_unarchive(
+                actor="bench", customers=Customer.objects.filter(status="archived")
+            ),
+        ),
+    ]
+    for label, work in lines:
+        timed_hot(f"{label} on all {count}", lambda work=work: _summary(work()))
+    print(f"  -- load average {os.getloadavg()[0]:.2f}")
+
+
+def _summary(result) -> str:
+    changed = getattr(result, "changed", None)
+    return f"changed={changed}" if changed is not None else str(result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
@@ -83,6 +158,7 @@ def main() -> None:
     group = CustomerGroup.objects.create(name="Benchmark")
     everyone = Customer.objects.listed_by_default()  # "select all" on the default list
     selection = Customer.objects.filter(pk__lt=first + args.selected)
+    bulk_actions_on_everyone(args.customers)
 
     timed(
         f"add one tag to all {args.customers}",
