@@ -77,8 +77,9 @@ class TaggedCustomer(ItemBase):
     """A customer's tag link: a plain foreign key each way, so bulk work is set-based."""
 
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="customer_links")
+    # No index of its own: taggedcustomer_unique (content_object, tag) serves every lookup.
     content_object = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="tag_links"
+        "customers.Customer", on_delete=models.CASCADE, related_name="tag_links", db_index=False
     )
 
     class Meta:
@@ -166,17 +167,15 @@ class CustomerQuerySet(models.QuerySet):
 class Customer(models.Model):
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
-    email = models.EmailField(_("email"), max_length=254, blank=True, db_index=True)
-    phone = models.CharField(
-        _("phone"), max_length=20, blank=True, db_index=True, help_text=_("Stored in E.164.")
-    )
+    # Indexed in Meta.indexes (no LIKE-prefix twin on PostgreSQL): exact lookups only.
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("Stored in E.164."))
     date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
     company = models.CharField(_("company"), max_length=255, blank=True)
     username = models.CharField(
         _("username"),
         max_length=150,
         blank=True,
-        db_index=True,
         help_text=_("The sales channel's own customer id (ShipStation's Username)."),
     )
     email_consent = models.CharField(
@@ -208,9 +207,7 @@ class Customer(models.Model):
     source = models.CharField(
         _("source channel"), max_length=20, choices=Channel, default=Channel.MANUAL
     )
-    status = models.CharField(
-        _("status"), max_length=20, choices=Status, default=Status.ACTIVE, db_index=True
-    )
+    status = models.CharField(_("status"), max_length=20, choices=Status, default=Status.ACTIVE)
     merged_into = models.ForeignKey(
         "self",
         verbose_name=_("merged into"),
@@ -218,12 +215,11 @@ class Customer(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="absorbed",
+        db_index=False,
     )
     has_active_subscription = models.BooleanField(_("active subscription"), default=False)
     # What the previous platform (a Shopify export) knew: kept apart from our own order history.
-    shopify_id = models.CharField(
-        _("Shopify customer ID"), max_length=64, blank=True, db_index=True
-    )
+    shopify_id = models.CharField(_("Shopify customer ID"), max_length=64, blank=True)
     previous_total_spent = models.DecimalField(
         _("total spent on the previous platform"),
         max_digits=14,
@@ -243,6 +239,7 @@ class Customer(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -281,8 +278,26 @@ class Customer(models.Model):
                 name="customer_merged_has_target",
             ),
         ]
+        # Every index is rewritten by every UPDATE that is not HOT: each one here serves a query
+        # (see migration 0011_index_diet for which).
         indexes = [
-            models.Index(Lower("last_name"), Lower("first_name"), name="customer_name_ci_idx"),
+            # Exact email / phone: the list's exact search, import and channel matching.
+            models.Index(fields=["email"], name="customer_email_idx"),
+            models.Index(fields=["phone"], name="customer_phone_idx"),
+            # The status filter's rare values (archived, merged, erased).
+            models.Index(fields=["status"], name="customer_status_idx"),
+            # Foreign keys that are nearly always NULL: indexed only where set, for the
+            # merge chains, PROTECT and SET NULL.
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="customer_merged_into_idx",
+            ),
+            models.Index(
+                fields=["erasure_requested_by"],
+                condition=Q(erasure_requested_by__isnull=False),
+                name="customer_erasure_by_idx",
+            ),
             # "Email stored untrimmed or not lower-cased" (data older than the rules): the only
             # possible email duplicates. An index on the test itself, not a partial index, so
             # that ANALYZE knows how rare it is and the duplicate finder reads it for free.
@@ -554,7 +569,8 @@ class CustomerEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="events",
     )
-    customer_ref = models.BigIntegerField(_("customer id"), db_index=True)
+    # Indexed by event_customer_time, whose first column it is.
+    customer_ref = models.BigIntegerField(_("customer id"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("staff user"),
@@ -562,6 +578,7 @@ class CustomerEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(_("by"), max_length=150, blank=True)
     kind = models.CharField(_("event"), max_length=30, choices=EventKind)
@@ -572,7 +589,13 @@ class CustomerEvent(models.Model):
         verbose_name = _("customer event")
         verbose_name_plural = _("customer events")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["customer_ref", "-created_at"], name="event_customer_time")]
+        indexes = [
+            models.Index(fields=["customer_ref", "-created_at"], name="event_customer_time"),
+            # Only for SET NULL when a staff user is deleted; work done by commands has none.
+            models.Index(
+                fields=["actor"], condition=Q(actor__isnull=False), name="event_actor_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.customer_ref}"

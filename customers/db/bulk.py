@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from django.db import connection, models
-from django.db.models import F, Lookup, QuerySet
+from django.db.models import F, Lookup, Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
@@ -71,11 +71,47 @@ def id_batches(ids: list[int]) -> Iterator[list[int]]:
         yield ids[start : start + ID_BATCH_SIZE]
 
 
-def versions_bump(ids: list[int], **changes) -> None:
-    """Write ``changes`` on these customers and bump their version (concurrent edits then fail)."""
+def versions_bump(ids: list[int], **changes) -> int:
+    """Write ``changes`` on these customers and bump their version (concurrent edits then fail).
+
+    One UPDATE per batch of ids, no row read; returns the number of rows written.
+    """
     now = timezone.now()
-    for batch in id_batches(ids):
+    return sum(
         customers_with_ids(batch).update(version=F("version") + 1, updated_at=now, **changes)
+        for batch in id_batches(ids)
+    )
+
+
+def versions_bump_where(ids: list[int], *, where: Q, **changes) -> list[int]:
+    """Write ``changes`` on those of these customers that match ``where``; return their ids.
+
+    One ``UPDATE ... RETURNING`` per batch of ids and nothing read before: the rows that
+    already had the new value are neither rewritten nor returned. ``where`` is a condition on
+    the customer's own columns (no join).
+    """
+    quote = connection.ops.quote_name
+    opts = Customer._meta
+    values = {"updated_at": timezone.now(), **changes}
+    assignments = [f"{quote('version')} = {quote('version')} + 1"]
+    params: list = []
+    for name, value in values.items():
+        field = opts.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    written: list[int] = []
+    with connection.cursor() as cursor:
+        for batch in id_batches(ids):
+            query = customers_with_ids(batch).filter(where).query
+            where_sql, where_params = query.get_compiler(connection=connection).compile(query.where)
+            cursor.execute(
+                f"UPDATE {quote(opts.db_table)} SET {', '.join(assignments)} "
+                f"WHERE {where_sql} RETURNING {quote(opts.pk.column)}",
+                [*params, *where_params],
+            )
+            written.extend(row[0] for row in cursor.fetchall())
+    written.sort()
+    return written
 
 
 def insert_from_select(
@@ -101,6 +137,46 @@ def insert_from_select(
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({names}) {sql}{suffix}", params)
         return cursor.rowcount
+
+
+def insert_from_select_returning(
+    model: type[models.Model],
+    columns: list[str],
+    select: QuerySet,
+    *,
+    returning: Sequence[str],
+    ignore_conflicts: bool = False,
+) -> list[tuple]:
+    """Like :func:`insert_from_select`, and return ``returning`` of each row inserted.
+
+    With ``ignore_conflicts`` the rows skipped are not returned: the caller learns in the same
+    statement what was new (SQLite 3.35+ and PostgreSQL understand RETURNING).
+    """
+    sql, params = select.order_by().query.sql_with_params()
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns)
+    back = ", ".join(quote(model._meta.get_field(name).column) for name in returning)
+    suffix = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({names}) {sql}{suffix} RETURNING {back}", params)
+        return cursor.fetchall()
+
+
+def delete_returning(queryset: QuerySet, *, returning: Sequence[str]) -> list[tuple]:
+    """Delete the rows of a plain queryset (no cascade, no signals); return their ``returning``.
+
+    For link rows nothing points to: one statement instead of a read and a delete.
+    """
+    model = queryset.model
+    quote = connection.ops.quote_name
+    pk = quote(model._meta.pk.column)
+    select, params = queryset.order_by().values("pk").query.sql_with_params()
+    back = ", ".join(quote(model._meta.get_field(name).column) for name in returning)
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({select}) RETURNING {back}", params)
+        return cursor.fetchall()
 
 
 CHUNK_SIZE = 2000

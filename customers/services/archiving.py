@@ -6,14 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 
 from customers.audit.events import Actor, customers_status_changed_events
-from customers.db.bulk import (
-    Selection,
-    customers_with_ids,
-    id_batches,
-    versions_bump,
-)
+from customers.db.bulk import Selection, versions_bump_where
 from customers.db.locks import selection_lock
 from customers.models import EventKind, Status
 
@@ -32,10 +28,8 @@ def _customers_move_status(
     *, actor: Actor, customers: Selection, old: str, new: str, kind: str
 ) -> StatusChangeResult:
     ids = selection_lock(customers)
-    changed: list[int] = []
-    for batch in id_batches(ids):
-        changed.extend(customers_with_ids(batch).filter(status=old).values_list("pk", flat=True))
-    versions_bump(changed, status=new)
+    # One UPDATE per batch: the rows in another status are skipped by the database.
+    changed = versions_bump_where(ids, where=Q(status=old), status=new)
     customers_status_changed_events(actor=actor, kind=kind, customer_ids=changed, old=old, new=new)
     return StatusChangeResult(selected=len(ids), changed=len(changed))
 

@@ -219,17 +219,32 @@ def customer_edit_conflict(
     return conflict
 
 
+def _tag_key(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(str(name).casefold() for name in names)
+
+
 @transaction.atomic
-def customer_check_version(*, customer_id: int, expected_version: int | None) -> Customer:
+def customer_check_version(
+    *,
+    customer_id: int,
+    expected_version: int | None,
+    expected_tags: Iterable[str] | None = None,
+) -> Customer:
     """Lock the customer's row and refuse if it changed since the form was loaded.
 
-    Called inside the caller's transaction (the admin's change view is one), the lock holds
-    until that save commits, so no other writer slips in between the check and the save.
+    ``expected_tags`` are the tag names the form was loaded with: tags live in link rows and
+    bulk tagging does not touch the customer row (nor its version), so a form that can change
+    tags says which it saw, and a tag added or removed since refuses the save like any other
+    change. Called inside the caller's transaction (the admin's change view is one), the lock
+    holds until that save commits, so no other writer slips in between the check and the save
+    (bulk tagging locks the same rows first).
     """
     stored = customer_lock(customer_id=customer_id)
     if expected_version is None:
         raise ValidationError(VERSION_MISSING, code="version_missing")
     if stored.version != expected_version:
+        raise _stale_error(customer_id)
+    if expected_tags is not None and _tag_key(expected_tags) != _tag_key(stored.tags.names()):
         raise _stale_error(customer_id)
     return stored
 
@@ -367,6 +382,7 @@ def customer_save(
     actor: Actor,
     customer: Customer,
     expected_version: int | None = None,
+    expected_tags: Iterable[str] | None = None,
     tags: list[str] | None = None,
     related: RelatedEdits | None = None,
 ) -> SaveResult:
@@ -375,10 +391,11 @@ def customer_save(
     ``customer`` carries the new values (already validated by ``full_clean``); ``tags``, when
     given, replaces its tag set; ``related`` holds the inlines' unsaved work. On an existing
     customer, ``expected_version`` is the version the form was loaded with: if the stored row
-    moved on since (another save, a bulk action, an import), nothing is saved and
-    ``ValidationError`` names who saved last and when. The version goes up by one when anything
-    changed, and one UPDATED event (plus one CONSENT_CHANGED event per channel and one
-    NOTE_ADDED event per note) records it.
+    moved on since (another save, a bulk action, an import), or its tags are no longer
+    ``expected_tags`` (the names the form was loaded with, when it can change tags), nothing is
+    saved and ``ValidationError`` names who saved last and when. The version goes up by one
+    when anything changed, and one UPDATED event (plus one CONSENT_CHANGED event per channel
+    and one NOTE_ADDED event per note) records it.
     """
     now = timezone.now()
     related = related or RelatedEdits()
@@ -396,7 +413,9 @@ def customer_save(
     else:
         if expected_version is not None:
             stored = customer_check_version(
-                customer_id=customer.pk, expected_version=expected_version
+                customer_id=customer.pk,
+                expected_version=expected_version,
+                expected_tags=expected_tags,
             )
         else:
             stored = customer_lock(customer_id=customer.pk)

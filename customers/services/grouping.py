@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 
 from customers.audit.events import Actor, customers_group_changed_events
 from customers.db.bulk import (
@@ -58,21 +59,19 @@ def _customers_set_group(
 ) -> GroupChangeResult:
     ids = selection_lock(customers)
     target = group.pk if group else None
-    changes: dict[int, dict] = {}
     names: dict[int | None, str | None] = {None: None}
     if group is not None:
         names[group.pk] = group.name
+    # Customers already in the target are left out by the database, not compared here.
+    moving = Q(group__isnull=False) if target is None else ~Q(group=target)
     old_ids: dict[int, int | None] = {}
     for batch in id_batches(ids):
-        for pk, group_id in customers_with_ids(batch).values_list("pk", "group_id"):
-            if group_id != target:
-                old_ids[pk] = group_id
+        old_ids.update(customers_with_ids(batch).filter(moving).values_list("pk", "group_id"))
     missing = {gid for gid in old_ids.values() if gid not in names}
     names.update(CustomerGroup.objects.filter(pk__in=missing).values_list("pk", "name"))
     # One dict per previous group, shared: the audit groups events by it.
     payloads = {old: {"from": names[old], "to": names[target]} for old in set(old_ids.values())}
-    for pk, old in old_ids.items():
-        changes[pk] = payloads[old]
+    changes = {pk: payloads[old] for pk, old in old_ids.items()}
     changed = sorted(changes)
     versions_bump(changed, group_id=target)
     customers_group_changed_events(actor=actor, moves_by_customer=changes)

@@ -1,0 +1,74 @@
+"""The customer table carries only indexes a query reads: every UPDATE that is not HOT writes
+an entry in each of them (migration 0011_index_diet lists which query reads which)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from customers.models import Customer, CustomerEvent, TaggedCustomer
+
+pytestmark = pytest.mark.django_db
+
+
+def _indexes(model) -> dict[str, dict]:
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    return {name: info for name, info in found.items() if info["index"] or info["unique"]}
+
+
+def _indexed_columns(model) -> set[tuple[str, ...]]:
+    return {tuple(info["columns"]) for info in _indexes(model).values() if info["columns"]}
+
+
+def test_no_index_on_columns_no_query_filters_or_sorts_on():
+    columns = _indexed_columns(Customer)
+    for unused in (("username",), ("shopify_id",), ("last_name", "first_name")):
+        assert unused not in columns
+    assert "customer_name_ci_idx" not in _indexes(Customer)
+
+
+def test_exact_lookups_and_sorts_keep_their_index():
+    names = set(_indexes(Customer))
+    assert {"customer_email_idx", "customer_phone_idx", "customer_status_idx"} <= names
+    columns = _indexed_columns(Customer)
+    for used in ("created_at", "group_id", "order_count", "total_spent", "last_order_at"):
+        assert (used,) in columns
+
+
+def test_no_index_repeats_the_first_column_of_another():
+    # event_customer_time (customer_ref, -created_at) and taggedcustomer_unique
+    # (content_object, tag) serve the lookups on their first column.
+    assert ("customer_ref",) not in _indexed_columns(CustomerEvent)
+    assert ("content_object_id",) not in _indexed_columns(TaggedCustomer)
+    assert ("customer_ref", "created_at") in _indexed_columns(CustomerEvent)
+    assert ("content_object_id", "tag_id") in _indexed_columns(TaggedCustomer)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+def test_postgresql_has_no_pattern_ops_twins_and_leaves_room_for_hot_updates():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            [Customer._meta.db_table, "%pattern_ops%"],
+        )
+        assert cursor.fetchall() == []
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = %s", [Customer._meta.db_table]
+        )
+        assert cursor.fetchone()[0] == ["fillfactor=80"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
+def test_a_change_of_unindexed_columns_is_a_hot_update():
+    # What the change form and bulk edits of plain columns write: with no index on them the
+    # new row version stays on its page and no index entry is written.
+    customer = Customer.objects.create(email="hot@example.com")
+    Customer.objects.filter(pk=customer.pk).update(company="Dupont SARL", version=2)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
+            "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+            [Customer._meta.db_table] * 2,
+        )
+        assert cursor.fetchone() == (1, 1)
