@@ -209,7 +209,12 @@ class CustomerVersionFormMixin(forms.Form):
             return cleaned
         try:
             customer_check_version(
-                customer_id=self.instance.pk, expected_version=cleaned.get("expected_version")
+                customer_id=self.instance.pk,
+                expected_version=cleaned.get("expected_version"),
+                # A bulk tag change no longer bumps the version: compare the tags themselves.
+                expected_tags=(self._state().get("base") or {}).get("tags")
+                if "tags" in self.fields
+                else None,
             )
         except ValidationError as error:
             self.add_error(None, error)

@@ -77,11 +77,6 @@ def test_the_same_tags_in_another_case_and_order_are_no_conflict(make_customer, 
     assert sorted(stored.tags.names()) == ["VIP", "Wholesale", "Été"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="customers/admin/forms.py must pass the loaded tags to customer_check_version "
-    "(expected_tags=base['tags']); see the bulkspeed report",
-)
 def test_the_change_form_tells_the_clerk_and_loses_no_bulk_tag(make_staff, customer):
     clerk = Client()
     clerk.force_login(make_staff("view_customer", "change_customer", "tag_customer"))

@@ -85,7 +85,11 @@ STORY = [
     ("personal_data_exported", "boss", []),
     ("erasure_cancelled", "boss", []),
     ("erasure_requested", "boss", ["To be erased 180 days after the last order."]),
-    ("updated", "Shopify", ["Through the sales channel Main store.", "Phone set to (617) 555-0100."]),
+    (
+        "updated",
+        "Shopify",
+        ["Through the sales channel Main store.", "Phone set to (617) 555-0100."],
+    ),
     ("absorbed", "boss", ["Merged into customer #{ada}: 0 orders, 1 note and 0 addresses moved."]),
     (
         "merged",
