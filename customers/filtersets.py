@@ -319,7 +319,7 @@ class CustomerFilterSet(django_filters.FilterSet):
             ("1000+", _("1,000 or more")),
         ],
     )
-    # Links saved before the order-count range existed.
+    # The sidebar's quick buckets of the order count (the range above takes any bounds).
     orders = django_filters.ChoiceFilter(
         method="filter_order_bucket",
         label=_("number of orders"),

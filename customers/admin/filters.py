@@ -105,6 +105,16 @@ class PreviousTotalSpentFilter(RendersFilterSet, admin.SimpleListFilter):
         return customer_filterset({}).filters[self.parameter_name].extra["choices"]
 
 
+class OrderCountFilter(RendersFilterSet, admin.SimpleListFilter):
+    """Quick buckets of the order count; the conditions form has the range."""
+
+    title = _("number of orders")
+    parameter_name = "orders"
+
+    def lookups(self, request, model_admin):
+        return customer_filterset({}).filters[self.parameter_name].extra["choices"]
+
+
 class ErasureRequestedFilter(RendersFilterSet, admin.SimpleListFilter):
     title = _("erasure requested")
     parameter_name = "erasure"
@@ -142,6 +152,7 @@ RENDERED = frozenset(
         "status",
         "tag",
         "previous_spent",
+        "orders",
         "erasure",
         "duplicates",
         "group__id__exact",
@@ -153,8 +164,6 @@ RENDERED = frozenset(
         "has_active_subscription__exact",
     }
 )
-# Conditions kept working for links saved before their range existed, not shown in the form.
-LEGACY = frozenset({"orders"})
 
 
 class ConditionsFilter(RendersFilterSet, admin.ListFilter):
@@ -176,7 +185,7 @@ class ConditionsFilter(RendersFilterSet, admin.ListFilter):
         shown = {
             filter_name for param, filter_name in condition_parameters().items() if param in mine
         }
-        self.fields = [self.form[name] for name in self.form.fields if name in shown - LEGACY]
+        self.fields = [self.form[name] for name in self.form.fields if name in shown]
         self.carried = [
             (key, value)
             for key, values in request.GET.lists()
