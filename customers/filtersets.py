@@ -190,7 +190,11 @@ class IntegerFilter(django_filters.NumberFilter):
 
 
 class StatusFilter(django_filters.ChoiceFilter):
-    """Status; without one, the list's default: neither archived nor merged."""
+    """Status; without one, the list's default: neither archived nor merged.
+
+    The FilterSet calls every filter with its cleaned value, empty ones included: this one
+    does not skip an empty value, so the default applies when the parameter is absent.
+    """
 
     def filter(self, qs, value):
         if not value:
@@ -336,13 +340,6 @@ class CustomerFilterSet(django_filters.FilterSet):
     class Meta:
         model = Customer
         fields: list[str] = []
-
-    def filter_queryset(self, queryset):
-        # The default status applies when the parameter is absent, so it runs even then.
-        queryset = super().filter_queryset(queryset)
-        if not self.form.cleaned_data.get("status"):
-            queryset = self.filters["status"].filter(queryset, "")
-        return queryset
 
     def filter_birthday(self, queryset, name, value):
         return queryset.with_birthday_within(int(value), timezone.localdate())
