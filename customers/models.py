@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import uuid
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -150,6 +153,88 @@ class CustomerQuerySet(models.QuerySet):
         qs = self.filter(order_count__gte=low)
         return qs if high is None else qs.filter(order_count__lte=high)
 
+    # --- the list's conditions (customers/filtersets.py): one method per kind, set-based ------
+
+    def with_value_between(self, field: str, low=None, high=None) -> CustomerQuerySet:
+        """Customers whose ``field`` is at least ``low`` and at most ``high`` (either optional)."""
+        bounds = {}
+        if low is not None:
+            bounds[f"{field}__gte"] = low
+        if high is not None:
+            bounds[f"{field}__lte"] = high
+        return self.filter(**bounds)
+
+    def with_tags_any(self, tag_ids: Iterable[int]) -> CustomerQuerySet:
+        """Customers with at least one of the tags: one semi-join on the tag links."""
+        links = TaggedCustomer.objects.filter(tag_id__in=list(tag_ids))
+        return self.filter(pk__in=links.values("content_object_id"))
+
+    def with_tags_all(self, tag_ids: Iterable[int]) -> CustomerQuerySet:
+        """Customers with every one of the tags: one GROUP BY ... HAVING, not a join per tag."""
+        ids = sorted(set(tag_ids))
+        links = (
+            TaggedCustomer.objects.filter(tag_id__in=ids)
+            .order_by()
+            .values("content_object_id")
+            .annotate(found=Count("tag_id"))
+            .filter(found=len(ids))
+            .values("content_object_id")
+        )
+        return self.filter(pk__in=links)
+
+    def without_tags(self, tag_ids: Iterable[int]) -> CustomerQuerySet:
+        """Customers with none of the tags (an anti-join)."""
+        links = TaggedCustomer.objects.filter(tag_id__in=list(tag_ids))
+        return self.exclude(pk__in=links.values("content_object_id"))
+
+    def with_default_address(
+        self, *, country_code: str = "", province_code: str = "", city: str = ""
+    ) -> CustomerQuerySet:
+        """Customers whose DEFAULT address is in this country / province / city (given parts)."""
+        where = {}
+        if country_code:
+            where["country_code"] = country_code.upper()
+        if province_code:
+            where["province_code"] = province_code.upper()
+        if city:
+            where["city__iexact"] = city
+        addresses = Address.objects.filter(is_default=True, **where)
+        return self.filter(pk__in=addresses.values("customer_id"))
+
+    def with_email_domain(self, domain: str) -> CustomerQuerySet:
+        """Customers whose email is at this domain (emails are stored lower-cased)."""
+        return self.filter(email__endswith="@" + domain.lower().lstrip("@"))
+
+    def without_email(self) -> CustomerQuerySet:
+        return self.filter(email="")
+
+    def without_phone(self) -> CustomerQuerySet:
+        return self.filter(phone="")
+
+    def with_birthday_within(self, days: int, today: datetime.date) -> CustomerQuerySet:
+        """Customers whose birthday falls from ``today`` to ``days`` days later, inclusive.
+
+        The window may cross the year's end; someone born on 29 February celebrates on the 28th
+        in a year without one. One condition per month touched, on month and day.
+        """
+        if days >= 365:
+            return self.filter(date_of_birth__isnull=False)
+        spans: dict[int, list[int]] = {}
+        for offset in range(days + 1):
+            day = today + datetime.timedelta(days=offset)
+            span = spans.setdefault(day.month, [day.day, day.day])
+            span[0], span[1] = min(span[0], day.day), max(span[1], day.day)
+            if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+                span[1] = 29
+        condition = Q()
+        for month, (first, last) in spans.items():
+            condition |= Q(
+                date_of_birth__month=month,
+                date_of_birth__day__gte=first,
+                date_of_birth__day__lte=last,
+            )
+        return self.filter(condition)
+
     def deletable(self) -> CustomerQuerySet:
         """Customers with no order history, no pending erasure and no active subscription."""
         has_orders = models.Exists(Order.objects.filter(customer=OuterRef("pk")))
@@ -256,6 +341,12 @@ class Customer(models.Model):
     last_order_at = models.DateTimeField(_("last order"), null=True, blank=True, db_index=True)
     # Orders in another currency with no rate stored, by currency: shown apart, never added.
     spent_unconverted = models.JSONField(_("spent in other currencies"), default=dict, blank=True)
+    # Orders counted in total_spent (in the store's currency or with a rate), and their average:
+    # stored beside the total so that the list sorts and filters on it through an index.
+    counted_order_count = models.PositiveIntegerField(_("orders in the total"), default=0)
+    average_order_value = models.DecimalField(
+        _("average order"), max_digits=14, decimal_places=2, null=True, blank=True, db_index=True
+    )
 
     objects = CustomerQuerySet.as_manager()
 

@@ -90,6 +90,8 @@ CUSTOMER_NOT_PERSONAL_FIELDS = (
     "total_spent",
     "last_order_at",
     "spent_unconverted",
+    "counted_order_count",
+    "average_order_value",
     # The previous platform's order totals: the shop's money, like an order's total.
     "previous_total_spent",
     "previous_total_orders",

@@ -1,4 +1,4 @@
-"""Each customer's order summary: count, total spent in the store's currency, last order.
+"""Each customer's order summary: counts, total spent, average order value, last order.
 
 The summary is derived data, kept on the customer row so that the list sorts and filters on
 money at any size without aggregating orders per page view. Every path that gives a customer
@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import (
+    Avg,
     Case,
     Count,
     DecimalField,
@@ -28,7 +29,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.utils.formats import number_format
 
 from customers.db.bulk import customers_with_ids, id_batches
@@ -52,20 +53,32 @@ def _per_customer(aggregate) -> Subquery:
     return Subquery(orders.annotate(value=aggregate).values("value")[:1])
 
 
-def _spent_in_store_currency():
-    converted = Case(
+def _converted() -> Case:
+    """An order's total in the store's currency (meaningful for counted orders only)."""
+    return Case(
         When(currency=store_currency(), then=F("total")),
         default=ExpressionWrapper(F("total") * F("exchange_rate"), output_field=MONEY),
         output_field=MONEY,
     )
-    return Sum(converted, filter=_counted(), output_field=MONEY)
+
+
+def _spent_in_store_currency():
+    return Sum(_converted(), filter=_counted(), output_field=MONEY)
+
+
+def _average_in_store_currency():
+    """The mean of the counted orders, total_spent / counted_order_count, rounded to the cent.
+
+    Rounded in the database so that a filter on it agrees with the figure the list shows.
+    """
+    return Round(Avg(_converted(), filter=_counted(), output_field=MONEY), 2, output_field=MONEY)
 
 
 def order_summaries_refresh(*, customer_ids: Iterable[int]) -> int:
     """Recompute the summary of these customers from their orders; return how many.
 
-    Two statements per batch of ids whatever their orders: one UPDATE with correlated
-    subqueries, one read of the unconverted amounts. The version is not bumped: the summary is
+    Two statements per batch of ids whatever their orders: one UPDATE with a subquery per
+    column, one read of the unconverted amounts. The version is not bumped: the summary is
     no one's edit, so it never makes a change form's save a conflict.
     """
     ids = sorted(set(customer_ids))
@@ -76,6 +89,10 @@ def order_summaries_refresh(*, customer_ids: Iterable[int]) -> int:
                 _per_customer(_spent_in_store_currency()), Value(Decimal("0")), output_field=MONEY
             ),
             last_order_at=_per_customer(Max("placed_at")),
+            counted_order_count=Coalesce(
+                _per_customer(Count("pk", filter=_counted())), Value(0), output_field=IntegerField()
+            ),
+            average_order_value=_per_customer(_average_in_store_currency()),
             spent_unconverted=Value({}, output_field=Customer._meta.get_field("spent_unconverted")),
         )
         _unconverted_write(batch)
