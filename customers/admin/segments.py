@@ -38,7 +38,6 @@ from customers.services.segments import (
 )
 
 QUERY_PARAM = "query"
-NO_CONDITION = _("Every current customer (no condition).")
 
 
 def conditions_query(conditions: dict) -> str:
@@ -146,7 +145,8 @@ class SegmentAdmin(admin.ModelAdmin):
         query = request.GET.get(QUERY_PARAM, "")
         initial = {"query": query}
         try:
-            sentence = conditions_sentence(conditions_clean(conditions_from_query(QueryDict(query))))
+            conditions = conditions_clean(conditions_from_query(QueryDict(query)))
+            sentence = conditions_sentence(conditions)
         except ValidationError:
             sentence = ""
         initial["name"] = sentence[:100]
@@ -222,7 +222,7 @@ class SegmentAdmin(admin.ModelAdmin):
             return format_html(
                 '<span class="errornote segment-problem">{}</span>', " ".join(problems)
             )
-        return segment_sentence(obj) or NO_CONDITION
+        return segment_sentence(obj)
 
     @admin.display(description=_("customers"))
     def members(self, obj):

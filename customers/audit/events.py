@@ -954,7 +954,7 @@ def event_lines(event: CustomerEvent) -> list[str]:
 def segment_changed_event(
     *, actor: AbstractBaseUser, segment, action: str, fields: Sequence[str] = ()
 ) -> LogEntry:
-    """Record that ``actor`` created, changed (``fields``, by verbose name) or deleted ``segment``."""
+    """Record that ``actor`` created, changed (``fields``: verbose names) or deleted ``segment``."""
     # Imported here so this section stays appended to the module, apart from the customer events.
     from django.contrib.admin.models import ADDITION, CHANGE, DELETION
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0006_channels'),
+        ('customers', '0007_customer_counted_orders'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from customers.filtersets import conditions_clean, conditions_sentence, customers_matching
+from customers.filtersets import (
+    conditions_clean,
+    conditions_phrases,
+    conditions_sentence,
+    customers_matching,
+)
 from customers.models import Customer, Segment
 
 
@@ -44,14 +50,30 @@ def segment_customers(
 
 
 def segment_sentence(segment: Segment) -> str:
-    """The segment's conditions in words, "any of" groups included; "" for no condition."""
+    """The segment in words: its conditions, then each "any of" group in parentheses
+    ("Total spent at least 100 and (tagged VIP or email at example.com)"); "" if it is broken."""
     if segment_problems(segment):
         return ""
-    parts = [conditions_sentence(segment.conditions)] if segment.conditions else []
+    if not segment.any_of:
+        return conditions_sentence(segment.conditions)
+    phrases = [phrase for _name, phrase in conditions_phrases(segment.conditions)]
     for group in segment.any_of:
-        alternatives = [conditions_sentence(alt) for alt in group]
-        parts.append("(" + _(" or ").join(alternatives) + ")" if len(group) > 1 else alternatives[0])
-    return _(" and ").join(part for part in parts if part)
+        alternatives = [_joined(_("%(conditions)s and %(condition)s"), alt) for alt in group]
+        either = _join(_("%(conditions)s or %(condition)s"), alternatives)
+        phrases.append(f"({either})" if len(alternatives) > 1 else either)
+    return capfirst(_join(_("%(conditions)s and %(condition)s"), phrases))
+
+
+def _joined(pattern: str, conditions: dict) -> str:
+    return _join(pattern, [phrase for _name, phrase in conditions_phrases(conditions)])
+
+
+def _join(pattern: str, phrases: list[str]) -> str:
+    # The FilterSet's own way to chain phrases, so a translation reads the same everywhere.
+    sentence = phrases[0]
+    for phrase in phrases[1:]:
+        sentence = pattern % {"conditions": sentence, "condition": phrase}
+    return sentence
 
 
 def segments_counts(segments: list[Segment]) -> dict[int, int]:

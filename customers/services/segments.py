@@ -138,4 +138,5 @@ def _save(segment: Segment) -> None:
         with transaction.atomic():
             segment.save()
     except IntegrityError:
-        raise ValidationError(NAME_TAKEN, code="name_taken", params={"name": segment.name}) from None
+        params = {"name": segment.name}
+        raise ValidationError(NAME_TAKEN, code="name_taken", params=params) from None

@@ -76,7 +76,7 @@ def test_the_list_pays_one_count_per_segment_of_the_page(
 def test_save_as_segment_takes_the_list_query_to_a_prefilled_form(login, shoppers):
     client = login(*ALL_SEGMENT_PERMS)
     listed = client.get(CUSTOMERS_URL + "?q=smith&o=2")
-    link = f'{ADD_URL}?query={urlencode({"x": "q=smith&o=2"})[2:]}'
+    link = f"{ADD_URL}?query={urlencode({'x': 'q=smith&o=2'})[2:]}"
     assert f'href="{link}"' in page_text(listed).replace("&amp;", "&")
     form = client.get(link)
     assert form.status_code == 200
@@ -115,9 +115,7 @@ def test_a_stored_condition_on_a_removed_field_is_a_warning_not_a_500(login, sho
     assert "0 customers · 0.0 %" in page_text(listed)
     opened = client.get(change_url(segment))
     assert opened.status_code == 200
-    assert "This segment holds no customer until its conditions are corrected." in page_text(
-        opened
-    )
+    assert "This segment holds no customer until its conditions are corrected." in page_text(opened)
 
 
 # --- permissions, enforced on the server ----------------------------------------------------
