@@ -239,7 +239,7 @@ def _segment_choices():
 class SegmentFilter(django_filters.ChoiceFilter):
     """A saved segment by id (``?segment=ID``): its conditions, evaluated now.
 
-    Described as "segment: VIP big spenders". Behind a request, a segment the user may not see
+    Described as "Segment: VIP big spenders". Behind a request, a segment the user may not see
     (someone else's unshared one) selects nobody.
     """
 
@@ -363,7 +363,8 @@ class CustomerFilterSet(django_filters.FilterSet):
     )
     q = django_filters.CharFilter(method="filter_search", label=_("search"))
     # Task B (segments) adds its one filter here: ``segment``.
-    segment = SegmentFilter(label=_("segment"))
+    # Capitalised: described as "Segment: VIP big spenders" wherever it is used.
+    segment = SegmentFilter(label=_("Segment"))
 
     class Meta:
         model = Customer

@@ -106,7 +106,7 @@ class SegmentForm(forms.ModelForm):
         try:
             self.segment_data = segment_validate(
                 name=cleaned["name"],
-                conditions=conditions_from_query(QueryDict(cleaned["query"])),
+                conditions=conditions_from_query(cleaned["query"]),
                 any_of=_any_of_parse(cleaned["any_of_text"]),
                 segment_id=self.instance.pk,
             )
@@ -145,7 +145,7 @@ class SegmentAdmin(admin.ModelAdmin):
         query = request.GET.get(QUERY_PARAM, "")
         initial = {"query": query}
         try:
-            conditions = conditions_clean(conditions_from_query(QueryDict(query)))
+            conditions = conditions_clean(conditions_from_query(query))
             sentence = conditions_sentence(conditions)
         except ValidationError:
             sentence = ""
@@ -282,7 +282,7 @@ def _described(request, form, obj) -> tuple[str, list[str]]:
         return segment_sentence(obj), segment_problems(obj)
     query = form["query"].value() or ""
     try:
-        conditions = conditions_clean(conditions_from_query(QueryDict(query)))
+        conditions = conditions_clean(conditions_from_query(query))
     except ValidationError as error:
         return "", error.messages
     return conditions_sentence(conditions), []

@@ -180,3 +180,40 @@ def test_delete_goes_through_the_service(login, shoppers):
     from django.contrib.admin.models import DELETION, LogEntry
 
     assert LogEntry.objects.filter(object_id=str(segment.pk), action_flag=DELETION).count() == 1
+
+
+def test_changing_a_segment_goes_through_the_service_and_shows_in_its_history(login, shoppers):
+    client = login(*ALL_SEGMENT_PERMS)
+    segment = segment_create(actor=client.user, name="Smiths", conditions={"q": "smith"})
+    form = client.get(change_url(segment))
+    assert form.context["adminform"].form.initial["query"] == "q=smith"
+    assert "Customers who match:</strong> Matching “smith”" in page_text(form)
+    response = client.post(
+        change_url(segment),
+        {"name": "Smith VIPs", "query": "q=smith&tag=VIP", "any_of_text": "", "shared": "on"},
+    )
+    assert response.status_code == 302
+    segment.refresh_from_db()
+    assert (segment.name, segment.conditions) == ("Smith VIPs", {"q": "smith", "tag": "VIP"})
+    history = client.get(reverse("admin:customers_segment_history", args=[segment.pk]))
+    text = page_text(history)
+    assert "Added." in text and "Changed name and conditions." in text
+
+
+def test_any_of_lines_become_one_group_of_alternatives(login, shoppers):
+    client = login(*ALL_SEGMENT_PERMS)
+    response = client.post(
+        ADD_URL,
+        {
+            "name": "VIP Smiths or Joneses",
+            "query": "tag=VIP",
+            "any_of_text": "q=smith\n/admin/customers/customer/?q=jones\n",
+            "shared": "on",
+        },
+    )
+    assert response.status_code == 302
+    segment = Segment.objects.get()
+    assert segment.any_of == [[{"q": "smith"}, {"q": "jones"}]]
+    listed = page_text(client.get(SEGMENTS_URL))
+    assert "Tagged VIP and (matching “smith” or matching “jones”)" in listed
+    assert "2 customers · 66.7 %" in listed
