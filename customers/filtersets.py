@@ -27,7 +27,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import RangeField
 from django_filters.widgets import SuffixedMultiWidget
@@ -49,7 +49,6 @@ MAX_BELOW_MIN = _("The maximum is below the minimum.")
 END_BEFORE_START = _("The end date is before the start date.")
 UNKNOWN_CONDITION = _("“%(field)s” is not a condition of the customer list.")
 INVALID_CONDITION = _("%(label)s: %(message)s")
-UNKNOWN_TAG = _("No tag is named “%(value)s”.")
 
 
 # --- form fields: bounds that may be left empty, lists of tags -----------------------------
@@ -600,7 +599,12 @@ def _phrase(filterset: CustomerFilterSet, name: str, value) -> str | None:
         return text % {"tags": ", ".join(names)}
     phrases = {
         "birthday_within": lambda: (
-            gettext("birthday within the next %(days)s days") % {"days": value}
+            ngettext(
+                "birthday within the next %(days)s day",
+                "birthday within the next %(days)s days",
+                int(value),
+            )
+            % {"days": value}
         ),
         "country": lambda: (
             gettext("default address in country %(value)s") % {"value": value.upper()}

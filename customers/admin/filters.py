@@ -1,4 +1,10 @@
-"""List filters of the customer admin; each reads through a CustomerQuerySet method."""
+"""The customer list's sidebar: renderers over ``CustomerFilterSet``, which alone filters.
+
+``CustomerChangeList.get_queryset`` applies the FilterSet to every request (the list, select
+all, the jobs and the export rebuild it), so the classes here only show choices and consume
+their parameters; their ``queryset`` changes nothing. ``ConditionsFilter`` is the small GET form
+of the range, date and text conditions.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,24 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from customers.filtersets import (
+    SEARCH,
+    condition_parameters,
+    conditions_from_query,
+    conditions_phrases,
+    customer_filterset,
+)
 from customers.models import Status, Tag
-from customers.selectors.duplicates import customers_with_possible_duplicates
 
 
-class StatusFilter(admin.SimpleListFilter):
+class RendersFilterSet:
+    """A sidebar renderer: the change list applies CustomerFilterSet, the one definition."""
+
+    def queryset(self, request, queryset):
+        return queryset
+
+
+class StatusFilter(RendersFilterSet, admin.SimpleListFilter):
     """Status; without a choice the list hides merged and archived customers."""
 
     title = _("status")
@@ -33,18 +52,8 @@ class StatusFilter(admin.SimpleListFilter):
                 "display": title,
             }
 
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset.listed_by_default()
-        if value == self.ALL:
-            return queryset
-        if value in Status.values:
-            return queryset.filter(status=value)
-        return queryset.none()
 
-
-class TagFilter(admin.SimpleListFilter):
+class TagFilter(RendersFilterSet, admin.SimpleListFilter):
     """One tag, by id or by name (``?tag=VIP``); lists only the most used tags and a search box.
 
     A shop with 10,000 tags would otherwise put 10,000 links on every list page.
@@ -85,70 +94,26 @@ class TagFilter(admin.SimpleListFilter):
                 self._tag = Tag.objects.filter(name__iexact=value.strip()).order_by("pk").first()
         return self._tag
 
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        selected = self._selected()
-        return queryset.none() if selected is None else queryset.with_tag(selected.pk)
 
-
-class PreviousTotalSpentFilter(admin.SimpleListFilter):
+class PreviousTotalSpentFilter(RendersFilterSet, admin.SimpleListFilter):
     """What the customer spent on the previous platform (imported totals, not our orders)."""
 
     title = _("previous platform total spent")
     parameter_name = "previous_spent"
-    NONE = "none"
-    RANGES = {"0-100": (0, 100), "100-1000": (100, 1000), "1000+": (1000, None)}
 
     def lookups(self, request, model_admin):
-        return [
-            (self.NONE, _("Not recorded")),
-            ("0-100", _("Under 100")),
-            ("100-1000", _("100 to 1,000")),
-            ("1000+", _("1,000 or more")),
-        ]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == self.NONE:
-            return queryset.filter(previous_total_spent__isnull=True)
-        bounds = self.RANGES.get(value or "")
-        if bounds is None:
-            return queryset
-        return queryset.with_previous_spent_between(*bounds)
+        return customer_filterset({}).filters[self.parameter_name].extra["choices"]
 
 
-class OrderCountFilter(admin.SimpleListFilter):
-    title = _("number of orders")
-    parameter_name = "orders"
-    RANGES = {"0": (0, 0), "1": (1, 1), "2-5": (2, 5), "6+": (6, None)}
-
-    def lookups(self, request, model_admin):
-        return [("0", _("None")), ("1", "1"), ("2-5", "2–5"), ("6+", _("6 or more"))]
-
-    def queryset(self, request, queryset):
-        bounds = self.RANGES.get(self.value() or "")
-        if bounds is None:
-            return queryset
-        return queryset.with_order_counts_between(*bounds)
-
-
-class ErasureRequestedFilter(admin.SimpleListFilter):
+class ErasureRequestedFilter(RendersFilterSet, admin.SimpleListFilter):
     title = _("erasure requested")
     parameter_name = "erasure"
 
     def lookups(self, request, model_admin):
         return [("yes", _("Yes")), ("no", _("No"))]
 
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.erasure_pending()
-        if self.value() == "no":
-            return queryset.erasure_not_pending()
-        return queryset
 
-
-class PossibleDuplicatesFilter(admin.SimpleListFilter):
+class PossibleDuplicatesFilter(RendersFilterSet, admin.SimpleListFilter):
     """Customers who share an email, a phone or a postal address with another listed customer."""
 
     title = _("possible duplicates")
@@ -157,7 +122,76 @@ class PossibleDuplicatesFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [("yes", _("Has possible duplicates"))]
 
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return customers_with_possible_duplicates(queryset)
-        return queryset
+
+class RelatedRenderer(RendersFilterSet, admin.RelatedFieldListFilter):
+    pass
+
+
+class BooleanRenderer(RendersFilterSet, admin.BooleanFieldListFilter):
+    pass
+
+
+class ChoicesRenderer(RendersFilterSet, admin.ChoicesFieldListFilter):
+    pass
+
+
+# Parameters the renderers above show (and consume); the conditions form shows the others.
+RENDERED = frozenset(
+    {
+        SEARCH,
+        "status",
+        "tag",
+        "previous_spent",
+        "erasure",
+        "duplicates",
+        "group__id__exact",
+        "group__isnull",
+        "tax_exempt__exact",
+        "email_consent__exact",
+        "sms_consent__exact",
+        "source__exact",
+        "has_active_subscription__exact",
+    }
+)
+# Conditions kept working for links saved before their range existed, not shown in the form.
+LEGACY = frozenset({"orders"})
+
+
+class ConditionsFilter(RendersFilterSet, admin.ListFilter):
+    """The range, date and text conditions as one small GET form that keeps the other params."""
+
+    title = _("conditions")
+    parameter_name = None  # many parameters, see expected_parameters
+    describes_each = True  # filter_description gives each condition a line of its own
+    template = "admin/customers/customer/conditions_filter.html"
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        for name in self.expected_parameters():
+            if name in params:
+                self.used_parameters[name] = params.pop(name)
+        filterset = customer_filterset(conditions_from_query(request.GET))
+        self.form = filterset.form
+        mine = set(self.expected_parameters())
+        shown = {
+            filter_name for param, filter_name in condition_parameters().items() if param in mine
+        }
+        self.fields = [self.form[name] for name in self.form.fields if name in shown - LEGACY]
+        self.carried = [
+            (key, value)
+            for key, values in request.GET.lists()
+            if key not in mine and key != "p"
+            for value in values
+        ]
+        self.conditions = {key: request.GET.getlist(key) for key in self.used_parameters}
+
+    def expected_parameters(self):
+        return [name for name in condition_parameters() if name not in RENDERED]
+
+    def has_output(self):
+        return True
+
+    def choices(self, changelist):
+        """The active conditions in words (the confirmation pages list them)."""
+        for _name, phrase in conditions_phrases(self.conditions):
+            yield {"selected": True, "query_string": "", "display": phrase}

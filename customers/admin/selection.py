@@ -131,6 +131,10 @@ def filter_description(modeladmin: admin.ModelAdmin, request: HttpRequest) -> li
     every = _("All")
     lines = []
     for spec in changelist.filter_specs:
+        if getattr(spec, "describes_each", False):
+            # The conditions form: one line per condition ("Total spent at least 100").
+            lines += [capfirst(c["display"]) for c in spec.choices(changelist)]
+            continue
         chosen = [str(c["display"]) for c in spec.choices(changelist) if c["selected"]]
         chosen = [display for display in chosen if display != every]
         if chosen:
