@@ -18,6 +18,7 @@ from django.http import Http404, QueryDict
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -70,15 +71,15 @@ def _any_of_parse(text: str) -> list[list[dict]]:
 class SegmentForm(forms.ModelForm):
     """Name, sharing and conditions (the list's query string) of a segment."""
 
-    name = forms.CharField(label=_("name"), max_length=100)
+    name = forms.CharField(label=capfirst(_("name")), max_length=100)
     query = forms.CharField(
-        label=_("list filters"),
+        label=capfirst(_("list filters")),
         required=False,
         widget=forms.TextInput(attrs={"size": 80}),
         help_text=_("The customer list's query string: what the list showed when it was saved."),
     )
     any_of_text = forms.CharField(
-        label=_("any of"),
+        label=capfirst(_("any of")),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         help_text=_(
@@ -142,7 +143,8 @@ class SegmentAdmin(admin.ModelAdmin):
         return visible.select_related("created_by", "updated_by")
 
     def get_changeform_initial_data(self, request):
-        query = request.GET.get(QUERY_PARAM, "")
+        # Paging, ordering and page size are not conditions: the field shows what is saved.
+        query = conditions_query(conditions_from_query(request.GET.get(QUERY_PARAM, "")))
         initial = {"query": query}
         try:
             conditions = conditions_clean(conditions_from_query(query))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from customers.models import Customer, Segment
+from tests.browser.conftest import screenshot
 from tests.browser.pages import (
     LIST,
     click_and_wait,
@@ -27,11 +28,13 @@ def test_saving_a_segment_from_the_list_and_tagging_it(demo, admin_url, make_cus
 
     click_and_wait(demo.get_by_role("link", name="Save as segment"))
     assert "Tagged VIP" in demo.locator("#segment-conditions").inner_text()
+    screenshot(demo, "segment-save-as")
     demo.get_by_label("Name").fill("VIP customers")
     click_and_wait(demo.get_by_role("button", name="Save", exact=True))
 
     row = demo.locator("#result_list tbody tr").filter(has_text="VIP customers")
     assert "12 customers · 80.0 %" in row.inner_text()
+    screenshot(demo, "segments-list")
     segment = Segment.objects.get()
     assert segment.conditions and segment.created_by.username == "demo"
 
@@ -44,6 +47,7 @@ def test_saving_a_segment_from_the_list_and_tagging_it(demo, admin_url, make_cus
     summary = demo.locator("#selection-summary").inner_text()
     assert "All 12 customers matching the list's filters are selected." in summary
     assert "Segment: VIP customers" in summary
+    screenshot(demo, "segment-add-tags")
     demo.get_by_label("Tags").fill("Spring")
     click_and_wait(demo.get_by_role("button", name="Add tags", exact=True))
 
