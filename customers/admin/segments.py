@@ -124,8 +124,9 @@ class SegmentAdmin(admin.ModelAdmin):
     list_display_links = None
     list_filter = ["shared"]
     search_fields = ["name"]
-    # Each row costs one COUNT of its segment's customers: a page of segments, not thousands.
-    list_per_page = 25
+    # Each row costs one COUNT of its segment's customers (about 1 s for a segment of a third
+    # of 1,000,000 customers): a short page of segments.
+    list_per_page = 10
     readonly_fields = ["sentence", "members", "made", "changed"]
     fieldsets = [
         (None, {"fields": ["name", "shared"]}),

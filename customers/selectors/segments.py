@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
@@ -19,12 +21,19 @@ from customers.models import Customer, Segment
 def segment_problems(segment: Segment) -> list[str]:
     """Say what the FilterSet no longer accepts in a stored segment (a removed field, a value
     a condition now refuses); empty when the segment can be evaluated."""
+    # Asked for by the count, the sentence and the warning of one row: checked once per
+    # version of the conditions.
+    key = json.dumps([segment.conditions, segment.any_of], sort_keys=True)
+    cached = getattr(segment, "_problems", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     problems = []
     for conditions in (segment.conditions, *(alt for group in segment.any_of for alt in group)):
         try:
             conditions_clean(conditions)
         except ValidationError as error:
             problems.extend(error.messages)
+    segment._problems = (key, problems)
     return problems
 
 

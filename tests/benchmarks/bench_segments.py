@@ -22,7 +22,7 @@ THREE_CONDITIONS = {"total_spent_min": "50", "tag": "VIP", "order_count_min": "2
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--segments", type=int, default=25, help="a full page of the segments list")
+    parser.add_argument("--segments", type=int, default=10, help="a full page of the segments list")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     setup_django("bench_segments")
