@@ -57,17 +57,21 @@ INVALID_CONDITION = _("%(label)s: %(message)s")
 class _BoundsWidget(SuffixedMultiWidget):
     suffixes = ["min", "max"]
 
-    def __init__(self, input_type: str = "number", attrs=None):
-        widget = forms.NumberInput if input_type == "number" else forms.DateInput
-        inner = {"type": input_type} if input_type != "number" else {"step": "any"}
-        super().__init__([widget(attrs=inner), widget(attrs=inner)], attrs)
+    def __init__(self, attrs=None):
+        number = {"step": "any", "min": "0"}
+        super().__init__([forms.NumberInput(attrs=number), forms.NumberInput(attrs=number)], attrs)
 
 
-class _DateBoundsWidget(_BoundsWidget):
+class _DateBoundsWidget(SuffixedMultiWidget):
     suffixes = ["from", "to"]
 
     def __init__(self, attrs=None):
-        super().__init__("date", attrs)
+        # A date input takes ISO dates whatever the language of the page.
+        day = {"type": "date"}
+        super().__init__(
+            [forms.DateInput(day, format="%Y-%m-%d"), forms.DateInput(day, format="%Y-%m-%d")],
+            attrs,
+        )
 
 
 class BoundsField(RangeField):

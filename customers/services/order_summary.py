@@ -63,7 +63,9 @@ def _converted() -> Case:
 
 
 def _spent_in_store_currency():
-    return Sum(_converted(), filter=_counted(), output_field=MONEY)
+    # Rounded to the cent in the database: SQLite multiplies in floating point, and a stored
+    # 110.00000000000001 would escape a "total spent at most 110" filter.
+    return Round(Sum(_converted(), filter=_counted(), output_field=MONEY), 2, output_field=MONEY)
 
 
 def _average_in_store_currency():
