@@ -1016,3 +1016,69 @@ class ChannelEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.webhook_id}"
+
+
+# --- segments: saved list queries ------------------------------------------------------------
+
+
+class SegmentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> SegmentQuerySet:
+        """Return the segments ``user`` may see: shared ones and their own (every one for a
+        superuser); none without ``customers.view_segment``."""
+        if not (user.is_active and user.is_staff and user.has_perm("customers.view_segment")):
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(models.Q(shared=True) | models.Q(created_by=user))
+
+    def visible_to_request(self, request) -> SegmentQuerySet:
+        """The segments a request's user sees; all of them for code run without a request."""
+        return self if request is None else self.visible_to(request.user)
+
+
+class Segment(models.Model):
+    """A saved set of the customer list's conditions, evaluated again every time it is used.
+
+    ``conditions`` are the list's own query parameters (normalised by the FilterSet), all of
+    which a customer must match. ``any_of`` holds "any of" groups: a list of groups, each a list
+    of alternative condition dicts; a customer must match at least one alternative of every group.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    conditions = models.JSONField(_("conditions"), default=dict, blank=True)
+    any_of = models.JSONField(_("any of"), default=list, blank=True)
+    shared = models.BooleanField(
+        _("shared"), default=True, help_text=_("Visible to all staff, not only to its author.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    objects = SegmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name", "pk"]
+        constraints = [
+            # "VIP" and "vip" would be two segments no one can tell apart in a menu.
+            models.UniqueConstraint(Lower("name"), name="segment_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

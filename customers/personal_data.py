@@ -29,6 +29,7 @@ from customers.models import (
     Mailing,
     Note,
     Order,
+    Segment,
     Status,
     Tag,
     TaggedCustomer,
@@ -234,6 +235,18 @@ EXPORT_RECORD_NOT_PERSONAL_FIELDS = (
     "columns",
     "rows",
 )
+# A segment is a saved list query: its conditions may hold a list search (an email, a name), as
+# an export record's selection does: personal. Its name, flags, authors and dates are not.
+SEGMENT_PERSONAL_FIELDS = ("conditions", "any_of")
+SEGMENT_NOT_PERSONAL_FIELDS = (
+    "id",
+    "name",
+    "shared",
+    "created_by",
+    "created_at",
+    "updated_by",
+    "updated_at",
+)
 
 CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
     Customer: (CUSTOMER_PERSONAL_FIELDS, CUSTOMER_NOT_PERSONAL_FIELDS),
@@ -251,6 +264,7 @@ CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]
     ChannelEvent: (CHANNEL_EVENT_PERSONAL_FIELDS, CHANNEL_EVENT_NOT_PERSONAL_FIELDS),
     ExportRecord: (EXPORT_RECORD_PERSONAL_FIELDS, EXPORT_RECORD_NOT_PERSONAL_FIELDS),
     Mailing: (MAILING_PERSONAL_FIELDS, MAILING_NOT_PERSONAL_FIELDS),
+    Segment: (SEGMENT_PERSONAL_FIELDS, SEGMENT_NOT_PERSONAL_FIELDS),
 }
 
 # Models of the customers app that hold no personal data: the store's tag set, and which tags an

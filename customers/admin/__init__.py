@@ -11,8 +11,9 @@ from customers.admin.customer import CustomerAdmin
 from customers.admin.events import CustomerEventAdmin
 from customers.admin.groups import CustomerGroupWithMembersAdmin
 from customers.admin.orders import OrderAdmin
+from customers.admin.segments import SegmentAdmin
 from customers.admin.tags import TagAdmin
-from customers.models import Customer, CustomerEvent, Order, Tag
+from customers.models import Customer, CustomerEvent, Order, Segment, Tag
 from groups.models import CustomerGroup
 
 # Our Tag model replaces taggit's; its own admin would show a second, always empty tag list.
@@ -23,6 +24,7 @@ admin.site.register(Customer, CustomerAdmin)
 admin.site.register(Order, OrderAdmin)
 admin.site.register(Tag, TagAdmin)
 admin.site.register(CustomerEvent, CustomerEventAdmin)
+admin.site.register(Segment, SegmentAdmin)
 admin.site.unregister(CustomerGroup)
 admin.site.register(CustomerGroup, CustomerGroupWithMembersAdmin)
 
@@ -31,5 +33,6 @@ __all__ = [
     "CustomerEventAdmin",
     "CustomerGroupWithMembersAdmin",
     "OrderAdmin",
+    "SegmentAdmin",
     "TagAdmin",
 ]

@@ -947,3 +947,31 @@ def event_lines(event: CustomerEvent) -> list[str]:
     except (AttributeError, IndexError, KeyError, TypeError, ValueError):
         data = event.data if isinstance(event.data, dict) else {"data": event.data}
         return [line for key, value in data.items() for line in _unknown_lines(key, value)]
+
+
+# === segments ===============================================================================
+# A segment concerns no customer: its events are the admin's own log entries, shown on the
+# segment's history page in the admin's words ("Changed Name and Conditions.").
+
+
+def segment_changed_event(
+    *, actor: AbstractBaseUser, segment, action: str, fields: Sequence[str] = ()
+) -> LogEntry:
+    """Record that ``actor`` created, changed (``fields``: verbose names) or deleted ``segment``."""
+    # Imported here so this section stays appended to the module, apart from the customer events.
+    from django.contrib.admin.models import ADDITION, CHANGE, DELETION
+
+    flags = {"created": ADDITION, "changed": CHANGE, "deleted": DELETION}
+    message = {
+        "created": [{"added": {}}],
+        "changed": [{"changed": {"fields": list(fields)}}],
+        "deleted": [],
+    }[action]
+    return LogEntry.objects.create(
+        user_id=actor.pk,
+        content_type=ContentType.objects.get_for_model(segment, for_concrete_model=False),
+        object_id=str(segment.pk),
+        object_repr=str(segment)[:200],
+        action_flag=flags[action],
+        change_message=json.dumps(message) if message else "",
+    )
