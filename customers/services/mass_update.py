@@ -11,25 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.db import models, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customers.audit.events import Actor, events_write_by_data, events_write_rows, field_label
+from customers.audit.events import Actor, actor_fields, events_write_by_data, field_label
 from customers.db.bulk import (
     IdIn,
     Selection,
     customers_with_ids,
     id_batches,
-    ids_reserve,
-    rows_insert,
+    insert_from_select,
     versions_bump,
 )
 from customers.db.locks import selection_lock
-from customers.models import Consent, ConsentSource, EventKind, Note, Status
+from customers.models import Consent, ConsentSource, CustomerEvent, EventKind, Note, Status
 from customers.services.consent import CHANNELS
 from customers.services.editing import GROUP_PERMISSION, TAG_PERMISSION, actor_may
 from customers.services.grouping import customers_assign_group, customers_remove_group
@@ -202,10 +201,7 @@ def customers_mass_update(
     if changes.remove_tags:
         gone = customers_remove_tags(actor=actor, customers=editable, names=changes.remove_tags)
         result.tags_removed, result.counts["remove_tags"] = gone.per_tag, gone.changed
-    _flags(actor, editable, rows, changes, result)
-    for channel in CHANNELS:
-        if getattr(changes, f"{channel}_consent") is not None:
-            _consent(actor, editable, rows, channel, getattr(changes, f"{channel}_consent"), result)
+    _fields(actor, editable, rows, changes, result)
     if changes.note.strip():
         result.counts["note"] = _notes(actor, editable, changes.note.strip())
     result.changed = _changed_count(rows)
@@ -244,34 +240,65 @@ def _group(actor: Actor, ids: list[int], changes: MassUpdate, result: MassUpdate
     result.group_created = moved.group_created
 
 
-def _flags(
+def _fields(
     actor: Actor, ids: list[int], rows: dict, changes: MassUpdate, result: MassUpdateResult
 ) -> None:
-    """Set tax exemption and the active subscription; one UPDATED event per customer changed."""
-    wanted = {name: getattr(changes, name) for name in FLAGS if getattr(changes, name) is not None}
-    if not wanted:
+    """Write tax exemption, the active subscription and consent in one UPDATE per batch, with
+    the events the change form writes: UPDATED (``[old, new]`` per flag), CONSENT_CHANGED."""
+    flags = {name: getattr(changes, name) for name in FLAGS if getattr(changes, name) is not None}
+    consent = {
+        channel: state
+        for channel in CHANNELS
+        if (state := getattr(changes, f"{channel}_consent")) is not None
+    }
+    if not flags and not consent:
         return
+    updated = _flag_events(ids, rows, flags, result)
+    lowered = {
+        channel: _consent_events(ids, rows, channel, state, result)
+        for channel, state in consent.items()
+    }
+    now = timezone.now()
+    values: dict = dict(flags)
+    for channel, state in consent.items():
+        # Only where it lowers consent (the merge's rule: the most restrictive state wins);
+        # the same fields consent_apply sets on one customer.
+        attr = f"{channel}_consent"
+        higher = [s for s, rank in CONSENT_RANK.items() if rank > CONSENT_RANK[state]]
+        for name, value in (
+            (attr, state),
+            (f"{attr}_updated_at", now),
+            (f"{attr}_source", ConsentSource.ADMIN),
+        ):
+            values[name] = Case(When(**{f"{attr}__in": higher}, then=Value(value)), default=F(name))
+    # Customers left out already hold the flags' values and a consent no higher than asked.
+    changed = set(updated).union(*lowered.values())
+    versions_bump(sorted(changed), **values)
+    events_write_by_data(actor=actor, kind=EventKind.UPDATED, data_by_customer=updated)
+    for data_by_customer in lowered.values():
+        events_write_by_data(
+            actor=actor, kind=EventKind.CONSENT_CHANGED, data_by_customer=data_by_customer
+        )
+
+
+def _flag_events(ids: list[int], rows: dict, flags: dict, result: MassUpdateResult) -> dict:
     payloads: dict[tuple[str, ...], dict] = {}
     data_by_customer: dict[int, dict] = {}
     for pk in ids:
-        key = tuple(name for name, value in wanted.items() if rows[pk][name] != value)
+        key = tuple(name for name, value in flags.items() if rows[pk][name] != value)
         if key:
             # One dict per combination of changed fields, shared: the audit groups events by it.
             if key not in payloads:
-                payloads[key] = {"changes": {n: [not wanted[n], wanted[n]] for n in key}}
+                payloads[key] = {"changes": {n: [not flags[n], flags[n]] for n in key}}
             data_by_customer[pk] = payloads[key]
-    # Customers not changed already hold the wanted values: writing them all is the same.
-    versions_bump(sorted(data_by_customer), **wanted)
-    events_write_by_data(actor=actor, kind=EventKind.UPDATED, data_by_customer=data_by_customer)
-    for name, value in wanted.items():
+    for name, value in flags.items():
         result.counts[name] = sum(rows[pk][name] != value for pk in ids)
+    return data_by_customer
 
 
-def _consent(
-    actor: Actor, ids: list[int], rows: dict, channel: str, state: str, result: MassUpdateResult
-) -> None:
-    """Lower the channel's consent to ``state`` where it is higher (the merge's rule: the most
-    restrictive state wins); one CONSENT_CHANGED event per customer changed, as the form writes."""
+def _consent_events(
+    ids: list[int], rows: dict, channel: str, state: str, result: MassUpdateResult
+) -> dict:
     attr = f"{channel}_consent"
     payloads: dict[str, dict] = {}
     data_by_customer: dict[int, dict] = {}
@@ -286,38 +313,48 @@ def _consent(
                     "source": ConsentSource.ADMIN,
                 }
             data_by_customer[pk] = payloads[old]
-    # The fields consent_apply sets on one customer, for all of them at once.
-    stamp = {f"{attr}_updated_at": timezone.now(), f"{attr}_source": ConsentSource.ADMIN}
-    versions_bump(sorted(data_by_customer), **{attr: state, **stamp})
-    events_write_by_data(
-        actor=actor, kind=EventKind.CONSENT_CHANGED, data_by_customer=data_by_customer
-    )
     result.counts[attr] = len(data_by_customer)
+    return data_by_customer
 
 
 def _notes(actor: Actor, ids: list[int], body: str) -> int:
-    """Add the note to each customer that does not have it from this author yet; return how many."""
-    author = actor if isinstance(actor, AbstractBaseUser) else None
+    """Add the note to each customer that does not have it from this author yet; return how many.
+
+    The database builds the notes and their NOTE_ADDED events (as note_added_event writes them:
+    the note's id and text) from the customers' rows: no Python object per note.
+    """
+    fields = actor_fields(actor)
+    author_id = fields["actor"].pk if fields["actor"] is not None else None
     have: set[int] = set()
     for batch in id_batches(ids):
-        notes = Note.objects.filter(IdIn(F("customer_id"), batch), body=body, author=author)
+        notes = Note.objects.filter(IdIn(F("customer_id"), batch), body=body, author_id=author_id)
         have.update(notes.values_list("customer_id", flat=True))
     targets = [pk for pk in ids if pk not in have]
     if not targets:
         return 0
-    note_ids = ids_reserve(model=Note, count=len(targets))
+    before = Note.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     now = timezone.now()
-    author_id = author.pk if author else None
-    rows_insert(
-        model=Note,
-        fields=("id", "customer_id", "author_id", "body", "created_at"),
-        rows=[(nid, pk, author_id, body, now) for nid, pk in zip(note_ids, targets, strict=True)],
-    )
+    note = {
+        "_customer": F("pk"),
+        "_author": Value(author_id, output_field=models.IntegerField()),
+        "_body": Value(body, output_field=models.TextField()),
+        "_at": Value(now, output_field=models.DateTimeField()),
+    }
+    event = {
+        "_customer": F("customer_id"),
+        "_ref": F("customer_id"),
+        "_actor": Value(author_id, output_field=models.IntegerField()),
+        "_label": Value(fields["actor_label"], output_field=models.CharField()),
+        "_kind": Value(EventKind.NOTE_ADDED, output_field=models.CharField()),
+        "_data": JSONObject(id=F("pk"), body=F("body")),
+        "_at": Value(now, output_field=models.DateTimeField()),
+    }
+    event_columns = ["customer", "customer_ref", "actor", "actor_label", "kind", "data"]
+    for batch in id_batches(targets):
+        select = customers_with_ids(batch).annotate(**note).values_list(*note)
+        insert_from_select(Note, ["customer", "author", "body", "created_at"], select)
+        added = Note.objects.filter(IdIn(F("customer_id"), batch), pk__gt=before, body=body)
+        select = added.filter(author_id=author_id).annotate(**event).values_list(*event)
+        insert_from_select(CustomerEvent, [*event_columns, "created_at"], select)
     versions_bump(targets)
-    # NOTE_ADDED as note_added_event writes it: each event names its own note.
-    events_write_rows(
-        actor=actor,
-        kind=EventKind.NOTE_ADDED,
-        rows=((pk, {"id": nid, "body": body}) for nid, pk in zip(note_ids, targets, strict=True)),
-    )
     return len(targets)
