@@ -201,9 +201,12 @@ def customers_mass_update(
     if changes.remove_tags:
         gone = customers_remove_tags(actor=actor, customers=editable, names=changes.remove_tags)
         result.tags_removed, result.counts["remove_tags"] = gone.per_tag, gone.changed
-    _fields(actor, editable, rows, changes, result)
-    if changes.note.strip():
-        result.counts["note"] = _notes(actor, editable, changes.note.strip())
+    note = changes.note.strip()
+    noted = _note_targets(actor, editable, note) if note else []
+    # One pass over the rows for the flags, consent and the notes' version bump.
+    _fields(actor, editable, rows, changes, result, also_bump=noted)
+    if note:
+        result.counts["note"] = _notes_add(actor, noted, note)
     result.changed = _changed_count(rows)
     return result
 
@@ -241,7 +244,12 @@ def _group(actor: Actor, ids: list[int], changes: MassUpdate, result: MassUpdate
 
 
 def _fields(
-    actor: Actor, ids: list[int], rows: dict, changes: MassUpdate, result: MassUpdateResult
+    actor: Actor,
+    ids: list[int],
+    rows: dict,
+    changes: MassUpdate,
+    result: MassUpdateResult,
+    also_bump: list[int],
 ) -> None:
     """Write tax exemption, the active subscription and consent in one UPDATE per batch, with
     the events the change form writes: UPDATED (``[old, new]`` per flag), CONSENT_CHANGED."""
@@ -252,6 +260,7 @@ def _fields(
         if (state := getattr(changes, f"{channel}_consent")) is not None
     }
     if not flags and not consent:
+        versions_bump(also_bump)
         return
     updated = _flag_events(ids, rows, flags, result)
     lowered = {
@@ -272,7 +281,7 @@ def _fields(
         ):
             values[name] = Case(When(**{f"{attr}__in": higher}, then=Value(value)), default=F(name))
     # Customers left out already hold the flags' values and a consent no higher than asked.
-    changed = set(updated).union(*lowered.values())
+    changed = set(updated).union(also_bump, *lowered.values())
     versions_bump(sorted(changed), **values)
     events_write_by_data(actor=actor, kind=EventKind.UPDATED, data_by_customer=updated)
     for data_by_customer in lowered.values():
@@ -317,21 +326,30 @@ def _consent_events(
     return data_by_customer
 
 
-def _notes(actor: Actor, ids: list[int], body: str) -> int:
-    """Add the note to each customer that does not have it from this author yet; return how many.
-
-    The database builds the notes and their NOTE_ADDED events (as note_added_event writes them:
-    the note's id and text) from the customers' rows: no Python object per note.
-    """
-    fields = actor_fields(actor)
-    author_id = fields["actor"].pk if fields["actor"] is not None else None
+def _note_targets(actor: Actor, ids: list[int], body: str) -> list[int]:
+    """The customers without this note from this author yet (a second click adds none)."""
+    author_id = _author_id(actor)
     have: set[int] = set()
     for batch in id_batches(ids):
         notes = Note.objects.filter(IdIn(F("customer_id"), batch), body=body, author_id=author_id)
         have.update(notes.values_list("customer_id", flat=True))
-    targets = [pk for pk in ids if pk not in have]
-    if not targets:
+    return [pk for pk in ids if pk not in have]
+
+
+def _author_id(actor: Actor) -> int | None:
+    user = actor_fields(actor)["actor"]
+    return user.pk if user is not None else None
+
+
+def _notes_add(actor: Actor, ids: list[int], body: str) -> int:
+    """Add the note to each of these customers; return how many.
+
+    The database builds the notes and their NOTE_ADDED events (as note_added_event writes them:
+    the note's id and text) from the customers' rows: no Python object per note.
+    """
+    if not ids:
         return 0
+    author_id = _author_id(actor)
     before = Note.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     now = timezone.now()
     note = {
@@ -344,17 +362,16 @@ def _notes(actor: Actor, ids: list[int], body: str) -> int:
         "_customer": F("customer_id"),
         "_ref": F("customer_id"),
         "_actor": Value(author_id, output_field=models.IntegerField()),
-        "_label": Value(fields["actor_label"], output_field=models.CharField()),
+        "_label": Value(actor_fields(actor)["actor_label"], output_field=models.CharField()),
         "_kind": Value(EventKind.NOTE_ADDED, output_field=models.CharField()),
         "_data": JSONObject(id=F("pk"), body=F("body")),
         "_at": Value(now, output_field=models.DateTimeField()),
     }
     event_columns = ["customer", "customer_ref", "actor", "actor_label", "kind", "data"]
-    for batch in id_batches(targets):
+    for batch in id_batches(ids):
         select = customers_with_ids(batch).annotate(**note).values_list(*note)
         insert_from_select(Note, ["customer", "author", "body", "created_at"], select)
         added = Note.objects.filter(IdIn(F("customer_id"), batch), pk__gt=before, body=body)
         select = added.filter(author_id=author_id).annotate(**event).values_list(*event)
         insert_from_select(CustomerEvent, [*event_columns, "created_at"], select)
-    versions_bump(targets)
-    return len(targets)
+    return len(ids)
