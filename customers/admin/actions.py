@@ -21,6 +21,13 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from customers.admin.delete import delete_customers, report_deletion
 from customers.admin.forms import TAG_SUGGESTIONS_ID, EmailForm, GroupForm, TagsForm
+from customers.admin.mass_update import (
+    MASS_UPDATE,
+    mass_update_context,
+    mass_update_form,
+    mass_update_run,
+    report_mass_update,
+)
 from customers.admin.reports import reasons_text, report
 from customers.admin.selection import bound_form, confirmation_page
 from customers.jobs_bulk import Operation, bulk_job_start, mailing_job_start
@@ -377,6 +384,28 @@ def _email_context(queryset) -> dict:
     }
 
 
+# Mass update
+@admin.action(
+    # Offered to whoever may make one of its changes; the form offers only those.
+    permissions=["change", "tag", "group"],
+    description=gettext_lazy("Edit selected customers"),
+)
+def mass_update(modeladmin, request, queryset):
+    form = mass_update_form(request)
+    return bulk_confirmation_page(
+        modeladmin,
+        request,
+        queryset,
+        action=MASS_UPDATE,
+        data=lambda form: form.changes().as_data(),
+        title=_("Edit customers"),
+        submit=_("Apply the changes"),
+        form=form,
+        template="mass_update.html",
+        context=lambda: mass_update_context(request, form),
+    )
+
+
 OPERATIONS: dict[str, Operation] = {
     "add_tags": Operation(
         run=lambda actor, customers, data: customers_add_tags(
@@ -419,6 +448,7 @@ OPERATIONS: dict[str, Operation] = {
         run=lambda actor, customers, data: customers_delete(actor=actor, customers=customers),
         report=report_deletion,
     ),
+    MASS_UPDATE: Operation(run=mass_update_run, report=report_mass_update),
 }
 
 BULK_ACTIONS = [
@@ -429,5 +459,6 @@ BULK_ACTIONS = [
     archive,
     unarchive,
     send_email,
+    mass_update,
     delete_customers,
 ]

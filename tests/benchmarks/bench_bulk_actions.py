@@ -167,6 +167,29 @@ def _summary(result) -> str:
     return f"changed={changed}" if changed is not None else str(result)
 
 
+def mass_update_line(*, count: int, group) -> None:
+    """Time "Edit selected customers" on everyone: group and a tag, then five changes at once."""
+    from customers.models import Consent, Customer
+    from customers.services.mass_update import MassUpdate, customers_mass_update
+
+    def run(changes: MassUpdate):
+        everyone = Customer.objects.listed_by_default()
+        return customers_mass_update(actor="bench", customers=everyone, changes=changes).counts
+
+    timed(
+        f"mass update of all {count}: group + tag",
+        lambda: run(MassUpdate(group=group, add_tags=("Mass",))),
+    )
+    five = MassUpdate(
+        clear_group=True,
+        tax_exempt=True,
+        sms_consent=Consent.UNSUBSCRIBED,
+        remove_tags=("Mass",),
+        note="Benchmark note",
+    )
+    timed(f"mass update of all {count}: 5 changes", lambda: run(five))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
@@ -236,6 +259,7 @@ def main() -> None:
         return f"deleted={result.deleted} kept={len(result.kept)}"
 
     timed(f"delete {args.selected} (guarded)", delete)
+    mass_update_line(count=args.customers, group=CustomerGroup.objects.create(name="Mass"))
 
 
 if __name__ == "__main__":
