@@ -90,6 +90,8 @@ def planner_estimate(queryset: QuerySet) -> int | None:
     """The rows PostgreSQL's planner expects the query to return (None on other databases)."""
     if connection.vendor != "postgresql":
         return None
+    if queryset.query.is_empty():
+        return 0  # .none() (an unknown tag): Django sends no query, so there is no plan
     plan = json.loads(queryset.order_by().values("pk").explain(format="json"))
     return int(plan[0]["Plan"]["Plan Rows"])
 

@@ -178,6 +178,14 @@ def test_postgresql_estimates_a_big_list_without_counting_the_table(tied, monkey
     assert not counted.exact and counts and all("LIMIT 6" in q for q in counts)
 
 
+def test_an_empty_list_is_counted_without_a_plan(admin_client, tied):
+    # An unknown tag makes the filter ``.none()``: no query, hence no plan to read.
+    tied[0].tags.add("VIP")  # the tag filter is on the page only once a tag exists
+    emails, cl, html = listed(admin_client, LIST_URL, tag="no such tag")
+    assert emails == [] and cl.counted == ListCount(0, exact=True)
+    assert "0 customers" in html
+
+
 def test_the_list_counts_at_most_the_cap_and_never_the_whole_table(admin_client, tied):
     with CaptureQueriesContext(connection) as ctx:
         admin_client.get(LIST_URL)
