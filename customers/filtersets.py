@@ -37,9 +37,11 @@ from customers.selectors.duplicates import customers_with_possible_duplicates
 
 SEARCH = "q"
 # The change list's own parameters that are not conditions: paging, ordering, page size,
-# the admin's "invalid filter" flag, facets, "show all", popups and the preserved filters.
+# the admin's "invalid filter" flag, facets, "show all", popups, the preserved filters and the
+# keyset cursors of customers/admin/pagination.py (CURSOR_PARAMS).
 NOT_CONDITIONS = frozenset(
     {"p", "o", "per_page", "_changelist_filters", "e", "_facets", "all", "_popup", "_to_field"}
+    | {"after", "before"}
 )
 STATUS_ALL = "all"
 YES, NO = "yes", "no"

@@ -14,9 +14,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import ValidationError
-from django.db.models import F, Q
+from django.core.paginator import InvalidPage
+from django.db.models import F
 from django.http import QueryDict
 from django.urls import path, reverse
 from django.utils import timezone
@@ -42,6 +43,17 @@ from customers.admin.filters import (
 from customers.admin.forms import AddressFormSet, CustomerAdminForm
 from customers.admin.import_export import export_selected
 from customers.admin.merge import merge_selected
+from customers.admin.pagination import (
+    AFTER_PARAM,
+    BEFORE_PARAM,
+    CURSOR_PARAMS,
+    CustomerPaginator,
+    cursor_decode,
+    cursor_encode,
+    keyset_page,
+    list_count,
+    sort_keys,
+)
 from customers.admin.privacy import (
     ERASURE_PENDING,
     cancel_erasure,
@@ -58,8 +70,8 @@ from customers.filtersets import (
 )
 from customers.models import Address, Customer, Note, Order, Status
 from customers.personal_data import ADDRESS_PERSONAL_FIELDS
-from customers.phones import phone_display, phone_search_candidates, phone_search_digits
-from customers.selectors.search import customers_exact_match
+from customers.phones import phone_display
+from customers.selectors.search import customers_search
 from customers.services.deletion import customers_delete
 from customers.services.editing import TAG_CREATE_PERMISSION, RelatedEdits, customer_save
 from customers.services.order_summary import money_display
@@ -71,7 +83,8 @@ CONDITIONS_CSS = "customers/conditions.css"
 
 
 class CustomerChangeList(ChangeList):
-    """Change list filtered by CustomerFilterSet, whose page size the user chooses (?per_page=).
+    """Change list filtered by CustomerFilterSet, whose page size the user chooses (?per_page=),
+    paged without counting or skipping a million rows (customers/admin/pagination.py).
 
     The sidebar's list filters only render and consume their parameters; the FilterSet applies
     every condition, here, so the list, select all, the jobs and the export (which all rebuild
@@ -81,6 +94,8 @@ class CustomerChangeList(ChangeList):
     def get_filters_params(self, params=None):
         lookup_params = super().get_filters_params(params)
         lookup_params.pop(PAGE_SIZE_PARAM, None)
+        for name in CURSOR_PARAMS:
+            lookup_params.pop(name, None)
         return lookup_params
 
     def get_queryset(self, request, exclude_parameters=None):
@@ -98,7 +113,70 @@ class CustomerChangeList(ChangeList):
         raw = request.GET.get(PAGE_SIZE_PARAM, "")
         if raw.isdigit() and int(raw) in PAGE_SIZES:
             self.list_per_page = int(raw)
-        super().get_results(request)
+        self.counted = list_count(self.queryset)
+        paginator = CustomerPaginator(self.queryset, self.list_per_page, counted=self.counted)
+        self.paginator = paginator
+        self.result_count = paginator.count
+        # The total without filters would be a COUNT(*) of the whole table on every view.
+        self.show_full_result_count = False
+        self.full_result_count = None
+        self.show_admin_actions = True
+        self.can_show_all = self.counted.exact and self.result_count <= self.list_max_show_all
+        self.multi_page = self.result_count > self.list_per_page
+        self.sort_keys = sort_keys(self.queryset)
+        self.next_url = self.previous_url = None
+        self.is_cursor_page = False
+        if self.sort_keys is not None and self._cursor_results(request):
+            return
+        if (self.show_all and self.can_show_all) or not self.multi_page:
+            self.result_list = self.queryset._clone()
+            return
+        try:
+            self.result_list = list(paginator.page(self.page_num).object_list)
+        except InvalidPage as error:
+            raise IncorrectLookupParameters from error
+        if len(self.result_list) < self.list_per_page:
+            return
+        if self.sort_keys is not None:
+            self._link_next(self.result_list[-1])
+        else:  # a sort with no keyset: the next page by number, OFFSET and all
+            self.next_url = self.get_query_string({PAGE_VAR: self.page_num + 1})
+
+    def _cursor_results(self, request) -> bool:
+        """Serve a page after or before a cursor; False when the request names none."""
+        forward = AFTER_PARAM in request.GET
+        token = request.GET.get(AFTER_PARAM if forward else BEFORE_PARAM, "")
+        values = cursor_decode(self.queryset, self.sort_keys, token) if token else None
+        if values is None:
+            return False  # none, or one of another sort (a stale link): the first page
+        page = keyset_page(
+            self.queryset, self.sort_keys, values, forward=forward, size=self.list_per_page
+        )
+        self.result_list = page.rows
+        # Back before the first row: the first page, whose numbers are shown again.
+        self.is_cursor_page = page.has_previous
+        if page.rows and page.has_next:
+            self._link_next(page.rows[-1])
+        if page.rows and page.has_previous:
+            token = cursor_encode(self.sort_keys, page.rows[0])
+            self.previous_url = self.get_query_string({BEFORE_PARAM: token, PAGE_VAR: None})
+        return True
+
+    def _link_next(self, last_row) -> None:
+        token = cursor_encode(self.sort_keys, last_row)
+        self.next_url = self.get_query_string({AFTER_PARAM: token, PAGE_VAR: None})
+
+    def get_query_string(self, new_params=None, remove=None):
+        # A page link, a filter or a sort starts again from the rows it names, not a cursor.
+        new_params = dict(new_params or {})
+        remove = list(remove or [])
+        if not set(new_params) & set(CURSOR_PARAMS):
+            remove += list(CURSOR_PARAMS)
+        elif AFTER_PARAM in new_params:
+            remove.append(BEFORE_PARAM)
+        else:
+            remove.append(AFTER_PARAM)
+        return super().get_query_string(new_params, remove)
 
     def page_size_links(self):
         return [
@@ -472,16 +550,8 @@ class CustomerAdmin(admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("tags")
 
     def get_search_results(self, request, queryset, search_term):
-        exact = customers_exact_match(queryset, search_term)
-        if exact is not None:
-            return exact, False
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        phones = phone_search_candidates(search_term)
-        digits = phone_search_digits(search_term)
-        if phones or digits:
-            # A full number in any format, or a fragment of its digits (E.164 has no punctuation).
-            results = results | queryset.filter(Q(phone__in=phones) | Q(phone__contains=digits))
-        return results, may_have_duplicates
+        # Every route of the search box is in the selector; none spawns duplicate rows.
+        return customers_search(queryset, search_term), False
 
     @admin.display(description=_("name"), ordering="last_name")
     def display_name(self, obj):

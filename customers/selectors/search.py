@@ -1,30 +1,179 @@
-"""The customer list's search: an exact email or phone goes to its index before any scan."""
+"""The customer list's search: exact identifiers through their index, words through a trigram index.
+
+Three routes, cheapest first, each served by an index whatever the size of the table:
+
+1. An exact identifier: an email (stored trimmed and lower-cased), a phone in any format (stored
+   in E.164), a Shopify customer id or a sales channel's customer id. One indexed equality each;
+   when one of them matches, that is the answer. (Not the username: "smith" may be one customer's
+   username and ten customers' last name; usernames are found by the words route.)
+2. Words: every word must appear, anywhere and in any case, in the first name, last name, email,
+   company or username (the admin's ``icontains`` semantics, one field per word or several).
+   PostgreSQL reads a pg_trgm GIN index on the lower-cased fields joined by spaces; SQLite an
+   FTS5 table with the trigram tokenizer over the same fields (migration 0009). A word shorter
+   than three characters has no trigram: it is matched by a scan, narrowed by the other words.
+3. Part of a phone number (its digits): a ``LIKE`` on the phone column, which is short.
+
+Why FTS5 with triggers on SQLite rather than a prefix search: the prefix search would change what
+staff find ("mith" no longer finds Smith) on one database only. The FTS table is kept in sync by
+triggers because customers are written by raw set-based SQL (``rows_insert``, ``QuerySet.update``
+in the bulk services, the merge and erasure statements) that no ``save()`` or signal sees: a
+trigger is the one hook every write path goes through, erasure included (the erased name leaves
+the index in the same statement). ``search_index_missing`` names what a later migration that
+rebuilds the table on SQLite would lose; a test keeps it empty.
+"""
 
 from __future__ import annotations
 
 import re
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import F, Func, Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
+from django.utils.text import smart_split, unescape_string_literal
 
-from customers.phones import phone_search_candidates
+from customers.models import ChannelConnection, ChannelCustomerLink
+from customers.phones import phone_search_candidates, phone_search_digits
 
 # One "@", no spaces: what staff paste from an order or an email client.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+# A Shopify or channel id: one token of letters, digits and a few separators.
+_IDENTIFIER = re.compile(r"[\w.:/-]{1,64}")
+
+SEARCHED_FIELDS = ("first_name", "last_name", "email", "company", "username")
+# The FTS5 table (SQLite) and its triggers, created by migration 0009.
+FTS_TABLE = "customers_customer_search"
+FTS_TRIGGERS = (f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad", f"{FTS_TABLE}_au")
+# The pg_trgm GIN index (PostgreSQL), on exactly the expression ``SearchText`` compiles to.
+TRGM_INDEX = "customer_search_trgm"
+TRIGRAM = 3
+
+
+class SearchText(Func):
+    """The searched fields, lower-cased and joined by spaces (the GIN index's expression).
+
+    A word holds no space, so it is found in the joined text exactly when it is in one field.
+    """
+
+    template = "LOWER(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = TextField()
+
+    def __init__(self):
+        super().__init__(*(F(name) for name in SEARCHED_FIELDS))
+
+
+def search_words(term: str) -> list[str]:
+    """Split a search term as the admin does: on spaces, a quoted phrase kept whole."""
+    words = []
+    for bit in smart_split(term):
+        if bit[:1] in ('"', "'") and bit[0] == bit[-1] and len(bit) > 1:
+            bit = unescape_string_literal(bit)
+        if bit.strip():
+            words.append(bit)
+    return words
+
+
+def customers_search(queryset: QuerySet, term: str) -> QuerySet:
+    """Return the customers of ``queryset`` that the list's search box finds for ``term``."""
+    term = term.strip()
+    if not term:
+        return queryset
+    exact = customers_exact_match(queryset, term)
+    if exact is not None:
+        return exact
+    results = customers_matching_words(queryset, search_words(term))
+    phones = phone_search_candidates(term)
+    digits = phone_search_digits(term)
+    if phones or digits:
+        # A full number in any format, or a fragment of its digits (E.164 has no punctuation).
+        results = results | queryset.filter(Q(phone__in=sorted(phones)) | Q(phone__contains=digits))
+    return results
 
 
 def customers_exact_match(queryset: QuerySet, term: str) -> QuerySet | None:
-    """Return the customers whose email or phone is exactly the term, or None if none is.
+    """Return the customers whose email, phone or an id is exactly the term, or None if none is.
 
-    Emails are stored lower-case and phones in E.164, both indexed: the lookup is an index read
-    whatever the size of the table, where the partial search scans every row. A term that
-    matches nothing exactly falls back to the partial search.
+    Each is an indexed equality: an index read whatever the size of the table, where the
+    partial search reads a trigram index and scans its candidates. A term that matches
+    nothing exactly falls back to the partial search.
     """
+    condition = exact_match_condition(term)
+    if condition is None:
+        return None
+    exact = queryset.filter(condition)
+    return exact if exact.exists() else None
+
+
+def exact_match_condition(term: str) -> Q | None:
+    """The indexed equalities an exact term may mean (None when it can be no identifier)."""
     term = term.strip()
     if _EMAIL.fullmatch(term):
-        exact = queryset.filter(email=term.lower())
+        return Q(email=term.lower())
+    condition = Q()
+    phones = phone_search_candidates(term)
+    if phones:
+        condition |= Q(phone__in=sorted(phones))
+    if _IDENTIFIER.fullmatch(term):
+        condition |= Q(shopify_id=term)
+        linked = channel_customer_ids(term)
+        if linked:
+            condition |= Q(pk__in=linked)
+    return condition or None
+
+
+def channel_customer_ids(external_id: str) -> list[int]:
+    """The customers a sales channel knows by this id, on any connection (usually none or one).
+
+    Read apart, as a list: "id IN (subquery)" OR-ed with the other equalities makes PostgreSQL
+    scan the customers, where a few ids OR-ed with indexed columns are a bitmap of index reads.
+    The unique index is on (connection, external_id): naming every connection (a handful)
+    lets the database seek it instead of scanning the links.
+    """
+    links = ChannelCustomerLink.objects.filter(
+        connection__in=ChannelConnection.objects.values("pk"), external_id=external_id
+    )
+    return sorted(links.values_list("customer_ref", flat=True)[:100])
+
+
+def customers_matching_words(queryset: QuerySet, words: list[str]) -> QuerySet:
+    """Customers in whose searched fields every word appears (in any case)."""
+    if not words:
+        return queryset
+    long_words = [word for word in words if len(word) >= TRIGRAM]
+    short_words = [word for word in words if len(word) < TRIGRAM]
+    if connection.vendor == "sqlite" and long_words:
+        queryset = queryset.filter(pk__in=_fts_match(long_words))
     else:
-        phones = phone_search_candidates(term)
-        if not phones:
-            return None
-        exact = queryset.filter(phone__in=sorted(phones))
-    return exact if exact.exists() else None
+        short_words = words
+    if short_words:
+        queryset = queryset.alias(_search_text=SearchText())
+        for word in short_words:
+            queryset = queryset.filter(_search_text__contains=word.lower())
+    return queryset
+
+
+def _fts_match(words: list[str]) -> RawSQL:
+    """The FTS5 rowids (customer ids) whose fields hold every word (trigram: any substring)."""
+    query = " AND ".join('"{}"'.format(word.replace('"', '""')) for word in words)
+    return RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [query])
+
+
+def search_index_missing() -> list[str]:
+    """Name the parts of the search index this database lacks (none once migrated).
+
+    On SQLite, a migration that rebuilds the customer table (how SQLite alters a column)
+    drops its triggers: the FTS table would then silently fall behind.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
+            wanted = (FTS_TABLE, *FTS_TRIGGERS)
+        elif connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customer'"
+            )
+            wanted = (TRGM_INDEX,)
+        else:
+            return []
+        present = {row[0] for row in cursor.fetchall()}
+    return [name for name in wanted if name not in present]
