@@ -902,3 +902,33 @@ class ChannelEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.webhook_id}"
+
+
+class DuplicateKey(models.Model):
+    """One matching key of a listed customer: its email, its phone or a postal address's key.
+
+    Derived data, kept by ``services.duplicate_keys`` on every write that changes a key or whether
+    the customer is listed (merged and erased customers hold none), so that "has possible
+    duplicates" is one GROUP BY over the index below instead of three groupings of the customers
+    and their addresses.
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="duplicate_keys",
+    )
+    kind = models.CharField(_("kind"), max_length=10)
+    key = models.CharField(_("key"), max_length=800)
+
+    class Meta:
+        verbose_name = _("duplicate key")
+        verbose_name_plural = _("duplicate keys")
+        constraints = [
+            # Also the index the grouping streams through: key order, customers inside it.
+            models.UniqueConstraint(fields=["kind", "key", "customer"], name="duplicate_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.key}"

@@ -23,6 +23,7 @@ from customers.models import (
     Customer,
     CustomerEvent,
     CustomerMerge,
+    DuplicateKey,
     EventKind,
     ExportRecord,
     ImportMapping,
@@ -233,6 +234,11 @@ EXPORT_RECORD_NOT_PERSONAL_FIELDS = (
     "rows",
 )
 
+# A listed customer's email, phone or address key, derived from the fields above: kept by
+# ``services.duplicate_keys``, it goes when the person is erased (erased customers hold no key).
+DUPLICATE_KEY_PERSONAL_FIELDS = ("key",)
+DUPLICATE_KEY_NOT_PERSONAL_FIELDS = ("id", "customer", "kind")
+
 CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
     Customer: (CUSTOMER_PERSONAL_FIELDS, CUSTOMER_NOT_PERSONAL_FIELDS),
     Address: ((*ADDRESS_PERSONAL_FIELDS, *ADDRESS_DERIVED_FIELDS), ADDRESS_NOT_PERSONAL_FIELDS),
@@ -249,6 +255,7 @@ CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]
     ChannelEvent: (CHANNEL_EVENT_PERSONAL_FIELDS, CHANNEL_EVENT_NOT_PERSONAL_FIELDS),
     ExportRecord: (EXPORT_RECORD_PERSONAL_FIELDS, EXPORT_RECORD_NOT_PERSONAL_FIELDS),
     Mailing: (MAILING_PERSONAL_FIELDS, MAILING_NOT_PERSONAL_FIELDS),
+    DuplicateKey: (DUPLICATE_KEY_PERSONAL_FIELDS, DUPLICATE_KEY_NOT_PERSONAL_FIELDS),
 }
 
 # Models of the customers app that hold no personal data: the store's tag set, and which tags an

@@ -24,6 +24,7 @@ from customers.models import (
     Customer,
     CustomerEvent,
     CustomerMerge,
+    DuplicateKey,
     Note,
     Order,
     Status,
@@ -173,7 +174,12 @@ def customers_delete(*, actor: Actor, customers: Selection) -> DeletionResult:
 
 
 # What goes with a deleted customer, per relation to it (tests check every relation is here).
-CASCADED = ((TaggedCustomer, "content_object_id"), (Address, "customer_id"), (Note, "customer_id"))
+CASCADED = (
+    (TaggedCustomer, "content_object_id"),
+    (Address, "customer_id"),
+    (Note, "customer_id"),
+    (DuplicateKey, "customer_id"),
+)
 UNLINKED = ((CustomerEvent, "customer_id"),)  # the audit trail keeps the id in customer_ref
 
 

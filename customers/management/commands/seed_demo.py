@@ -32,6 +32,7 @@ from customers.models import (
     TaggedCustomer,
     TaggedOrder,
 )
+from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.orders import orders_record
 from groups.models import CustomerGroup
 
@@ -474,6 +475,7 @@ class Command(BaseCommand):
                         country_code="US",
                         is_default=False,
                     )
+                duplicate_keys_refresh(customer_ids=[c.pk for c in customers])
             done += size
             if count > SEED_CHUNK:
                 self.stdout.write(f"  {done} / {count} customers")
@@ -530,6 +532,9 @@ class Command(BaseCommand):
             actor="seed_demo",
             customer_ids=[curie_web.pk, _curie_pos.pk, dupont_home.pk, dupont_work.pk],
             source="seed_demo",
+        )
+        duplicate_keys_refresh(
+            customer_ids=[curie_web.pk, _curie_pos.pk, dupont_home.pk, dupont_work.pk]
         )
 
     def _planted_duplicates(self) -> list[Customer]:
