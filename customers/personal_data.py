@@ -24,6 +24,7 @@ from customers.models import (
     CustomerEvent,
     CustomerMerge,
     DuplicateKey,
+    DuplicateKeyGroup,
     EventKind,
     ExportRecord,
     ImportMapping,
@@ -234,10 +235,13 @@ EXPORT_RECORD_NOT_PERSONAL_FIELDS = (
     "rows",
 )
 
-# A listed customer's email, phone or address key, derived from the fields above: kept by
-# ``services.duplicate_keys``, it goes when the person is erased (erased customers hold no key).
-DUPLICATE_KEY_PERSONAL_FIELDS = ("key",)
-DUPLICATE_KEY_NOT_PERSONAL_FIELDS = ("id", "customer", "kind")
+# Listed customers' email, phone and address keys, derived from the fields above and kept by
+# ``services.duplicate_keys``: which key a customer holds, and the key itself. An erased
+# customer holds none, and a key no one holds any more is deleted.
+DUPLICATE_KEY_PERSONAL_FIELDS = ("group",)
+DUPLICATE_KEY_NOT_PERSONAL_FIELDS = ("id", "customer")
+DUPLICATE_KEY_GROUP_PERSONAL_FIELDS = ("key",)
+DUPLICATE_KEY_GROUP_NOT_PERSONAL_FIELDS = ("id", "kind", "size")
 
 CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
     Customer: (CUSTOMER_PERSONAL_FIELDS, CUSTOMER_NOT_PERSONAL_FIELDS),
@@ -256,6 +260,10 @@ CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]
     ExportRecord: (EXPORT_RECORD_PERSONAL_FIELDS, EXPORT_RECORD_NOT_PERSONAL_FIELDS),
     Mailing: (MAILING_PERSONAL_FIELDS, MAILING_NOT_PERSONAL_FIELDS),
     DuplicateKey: (DUPLICATE_KEY_PERSONAL_FIELDS, DUPLICATE_KEY_NOT_PERSONAL_FIELDS),
+    DuplicateKeyGroup: (
+        DUPLICATE_KEY_GROUP_PERSONAL_FIELDS,
+        DUPLICATE_KEY_GROUP_NOT_PERSONAL_FIELDS,
+    ),
 }
 
 # Models of the customers app that hold no personal data: the store's tag set, and which tags an

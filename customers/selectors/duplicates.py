@@ -3,19 +3,20 @@
 Three kinds of group: customers sharing an email (trimmed, case-insensitive), an E.164 phone, or
 a postal address (same country and postal code, street lines compared with case, spacing and
 punctuation ignored: ``Address.match_key``, computed by the database). Every listed customer's
-keys are kept in ``DuplicateKey`` by ``services.duplicate_keys`` on every write, so a group is a
-key held by two customers or more, read from the table's unique index in key order, whatever the
-number of customers. Merged and redacted customers hold no key: they are never listed.
+keys are kept, counted, by ``services.duplicate_keys`` on every write (``DuplicateKeyGroup``,
+``DuplicateKey``), so a group is a key held by two customers or more, read in key order from a
+partial index that holds only those: the cost follows the number of duplicates, not of
+customers. Merged and redacted customers hold no key: they are never listed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Aggregate, Count, F, Q, QuerySet, TextField
+from django.db.models import Aggregate, F, Lookup, OuterRef, Q, QuerySet, Subquery, TextField
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import NOT_LIVE, Address, Customer, DuplicateKey
+from customers.models import NOT_LIVE, Address, Customer, DuplicateKey, DuplicateKeyGroup
 from customers.phones import phone_search_candidates, phone_search_digits
 
 EMAIL = "email"
@@ -52,16 +53,26 @@ def keyed_addresses() -> QuerySet[Address]:
     return Address.objects.exclude(address1="").exclude(country_code="")
 
 
-def _shared_keys(kind: str) -> QuerySet:
-    """Keys of this kind held by two customers or more: one range of the unique index."""
-    return (
-        DuplicateKey.objects.filter(kind=kind)
-        .values("key")
-        .annotate(n=Count("customer_id"))
-        .filter(n__gt=1)
-        .values("key")
-        .order_by()
-    )
+class SizeAbove(Lookup):
+    """``size > 1`` with the number written into the SQL, not passed as a parameter.
+
+    SQLite uses a partial index only when it can prove the query implies the index's
+    condition, which it cannot do for a bound parameter. Use it as ``SizeAbove(F("size"), 1)``.
+    """
+
+    lookup_name = "size_above"
+
+    def get_prep_lookup(self):
+        return int(self.rhs)
+
+    def as_sql(self, compiler, connection):
+        lhs_sql, params = compiler.compile(self.lhs)
+        return f"{lhs_sql} > {self.rhs}", params
+
+
+def shared_groups() -> QuerySet[DuplicateKeyGroup]:
+    """Keys held by two listed customers or more: the partial index duplicate_key_shared_idx."""
+    return DuplicateKeyGroup.objects.filter(SizeAbove(F("size"), 1))
 
 
 def duplicates_search(text: str) -> QuerySet[Customer] | None:
@@ -84,21 +95,6 @@ def duplicates_search(text: str) -> QuerySet[Customer] | None:
     return Customer.objects.filter(words).order_by()
 
 
-def _groups(kind: str, search: QuerySet[Customer] | None) -> QuerySet:
-    keys = DuplicateKey.objects.filter(kind=kind)
-    if search is not None:
-        found = DuplicateKey.objects.filter(kind=kind, customer__in=search.values("pk"))
-        keys = keys.filter(key__in=found.values("key"))
-    return (
-        keys.annotate(reason=F("kind"))
-        .values("reason", "key")
-        .annotate(size=Count("customer_id"), ids=IdList("customer_id"))
-        .filter(size__gt=1)
-        .values("reason", "key", "size", "ids")
-        .order_by()
-    )
-
-
 def duplicate_groups(*, reason: str | None = None, search: str = "") -> QuerySet:
     """Return the groups of possible duplicates as rows (reason, key, size, ids).
 
@@ -106,16 +102,29 @@ def duplicate_groups(*, reason: str | None = None, search: str = "") -> QuerySet
     the same one query.
 
     Ordered by reason then key, so the caller can paginate it (a slice is a LIMIT/OFFSET on
-    the database, streaming through the keys' unique index). ``ids`` is a comma-separated list
-    of the group's customer ids; ``reason`` limits the result to one kind. The email kind is
-    empty unless data predates the unique constraint on lower-cased email (or had surrounding
-    spaces): it is kept because it costs one range of the index and guards the invariant.
+    the database, read in order from the partial index of shared keys). ``ids`` is a
+    comma-separated list of the group's customer ids; ``reason`` limits the result to one kind.
+    The email kind is empty unless data predates the unique constraint on lower-cased email (or
+    had surrounding spaces): it is kept because it costs nothing and guards the invariant.
     """
     kinds = [reason] if reason in REASONS else list(REASONS)
+    groups = shared_groups().filter(kind__in=kinds)
     found = duplicates_search(search)
-    queries = [_groups(kind, found) for kind in kinds]
-    qs = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
-    return qs.order_by("reason", "key")
+    if found is not None:
+        holding = DuplicateKey.objects.filter(customer__in=found.values("pk"))
+        groups = groups.filter(pk__in=holding.values("group_id"))
+    ids = (
+        DuplicateKey.objects.filter(group=OuterRef("pk"))
+        .order_by()
+        .values("group")
+        .annotate(ids=IdList("customer_id"))
+        .values("ids")
+    )
+    return (
+        groups.annotate(reason=F("kind"), ids=Subquery(ids))
+        .values("reason", "key", "size", "ids")
+        .order_by("reason", "key")
+    )
 
 
 @dataclass
@@ -181,11 +190,8 @@ def _address_labels(*, customer_ids: set[int], keys: set[str]) -> dict[str, str]
 def customers_with_possible_duplicates(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
     """Filter a customer queryset to listed customers who share a key with another one.
 
-    Per kind, the shared keys (one GROUP BY over a range of the keys' unique index) and then
-    the customers holding them; only listed customers hold keys.
+    The shared keys come from their partial index, their holders from the holders' unique
+    index: the cost follows the number of duplicates, not of customers.
     """
-    shared = Q()
-    for kind in REASONS:
-        holders = DuplicateKey.objects.filter(kind=kind, key__in=_shared_keys(kind))
-        shared |= Q(pk__in=holders.values("customer_id"))
-    return queryset.filter(shared)
+    holders = DuplicateKey.objects.filter(group__in=shared_groups().values("pk"))
+    return queryset.filter(pk__in=holders.values("customer_id"))

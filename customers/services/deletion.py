@@ -31,6 +31,7 @@ from customers.models import (
     TaggedCustomer,
 )
 from customers.phones import phone_display
+from customers.services.duplicate_keys import duplicate_keys_forget
 
 
 class DeleteBlock(models.TextChoices):
@@ -195,6 +196,7 @@ def _delete_batch(ids: list[int]) -> int:
     ids = list(customers_with_ids(ids).deletable().values_list("pk", flat=True))
     if not ids:
         return 0
+    duplicate_keys_forget(customer_ids=ids)
     for model, column in CASCADED:
         model.objects.filter(IdIn(F(column), ids))._raw_delete(model.objects.db)
     for model, column in UNLINKED:

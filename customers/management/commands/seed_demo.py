@@ -26,6 +26,7 @@ from customers.models import (
     ConsentSource,
     Customer,
     CustomerEvent,
+    DuplicateKeyGroup,
     Note,
     Order,
     Tag,
@@ -450,6 +451,7 @@ class Command(BaseCommand):
         # Absorbed records point at their survivor; unlink them before deleting.
         Customer.objects.update(merged_into=None, status="active")
         Customer.objects.all().delete()
+        DuplicateKeyGroup.objects.all().delete()
         Tag.objects.all().delete()
         CustomerGroup.objects.all().delete()
 
