@@ -74,25 +74,23 @@ def _holders_in(batch: list[int]):
     return DuplicateKey.objects.filter(IdIn(F("customer_id"), batch))
 
 
-def _sizes_move(group_ids: list[int], batch: list[int], sign: int) -> None:
-    """Add (sign 1) or take away (sign -1) the batch's holders from these groups' sizes."""
+def _sizes_count(group_ids: Iterable[int]) -> None:
+    """Count these groups' holders again (the holders' unique index starts with the group)."""
     holders = (
-        _holders_in(batch)
-        .filter(group_id=OuterRef("pk"))
+        DuplicateKey.objects.filter(group_id=OuterRef("pk"))
         .order_by()
         .values("group_id")
         .annotate(n=Count("pk"))
         .values("n")
     )
-    moved = Coalesce(Subquery(holders), Value(0))
-    for ids in id_batches(group_ids):
-        DuplicateKeyGroup.objects.filter(IdIn(F("pk"), ids)).update(size=F("size") + sign * moved)
+    size = Coalesce(Subquery(holders), Value(0))
+    for ids in id_batches(sorted(set(group_ids))):
+        DuplicateKeyGroup.objects.filter(IdIn(F("pk"), ids)).update(size=size)
 
 
 def _forget(batch: list[int]) -> list[int]:
-    """Take the batch's keys away; return the groups they were in."""
+    """Take the batch's keys away; return the groups they were in (their sizes not yet counted)."""
     old = list(_holders_in(batch).values_list("group_id", flat=True).distinct())
-    _sizes_move(old, batch, -1)
     _holders_in(batch)._raw_delete(DuplicateKey.objects.db)
     return old
 
@@ -120,7 +118,7 @@ def duplicate_keys_refresh(*, customer_ids: Iterable[int]) -> int:
         old = _forget(batch)
         _keys_insert(batch)
         new = list(_holders_in(batch).values_list("group_id", flat=True).distinct())
-        _sizes_move(new, batch, 1)
+        _sizes_count([*old, *new])
         _empty_groups_delete(old)
     return len(ids)
 
@@ -132,7 +130,9 @@ def duplicate_keys_forget(*, customer_ids: Iterable[int]) -> int:
         return 0
     _keys_take_turns()
     for batch in id_batches(ids):
-        _empty_groups_delete(_forget(batch))
+        old = _forget(batch)
+        _sizes_count(old)
+        _empty_groups_delete(old)
     return len(ids)
 
 
