@@ -1082,3 +1082,61 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DuplicateKeyGroup(models.Model):
+    """One matching key (an email, a phone, a postal address's key) and how many customers hold it.
+
+    Derived data, kept by ``services.duplicate_keys`` on every write that changes a key or whether
+    the customer is listed (merged and erased customers hold none). A key held by two customers or
+    more is a group of possible duplicates; the partial index holds only those, so "has possible
+    duplicates" and the duplicates page read the groups, not every customer.
+    """
+
+    kind = models.CharField(_("kind"), max_length=10)
+    key = models.CharField(_("key"), max_length=800)
+    size = models.PositiveIntegerField(_("customers"), default=0)
+
+    class Meta:
+        verbose_name = _("duplicate key")
+        verbose_name_plural = _("duplicate keys")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="duplicate_key_group_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["kind", "key"], condition=Q(size__gt=1), name="duplicate_key_shared_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.key}"
+
+
+class DuplicateKey(models.Model):
+    """A listed customer holds a key: the rows ``DuplicateKeyGroup.size`` counts."""
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="duplicate_keys",
+    )
+    # No index of its own: the unique constraint below starts with it.
+    group = models.ForeignKey(
+        DuplicateKeyGroup,
+        verbose_name=_("duplicate key"),
+        on_delete=models.CASCADE,
+        related_name="holders",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = _("customer's duplicate key")
+        verbose_name_plural = _("customers' duplicate keys")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "customer"], name="duplicate_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.group_id}"

@@ -23,6 +23,8 @@ from customers.models import (
     Customer,
     CustomerEvent,
     CustomerMerge,
+    DuplicateKey,
+    DuplicateKeyGroup,
     EventKind,
     ExportRecord,
     ImportMapping,
@@ -248,6 +250,14 @@ SEGMENT_NOT_PERSONAL_FIELDS = (
     "updated_at",
 )
 
+# Listed customers' email, phone and address keys, derived from the fields above and kept by
+# ``services.duplicate_keys``: which key a customer holds, and the key itself. An erased
+# customer holds none, and a key no one holds any more is deleted.
+DUPLICATE_KEY_PERSONAL_FIELDS = ("group",)
+DUPLICATE_KEY_NOT_PERSONAL_FIELDS = ("id", "customer")
+DUPLICATE_KEY_GROUP_PERSONAL_FIELDS = ("key",)
+DUPLICATE_KEY_GROUP_NOT_PERSONAL_FIELDS = ("id", "kind", "size")
+
 CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]] = {
     Customer: (CUSTOMER_PERSONAL_FIELDS, CUSTOMER_NOT_PERSONAL_FIELDS),
     Address: ((*ADDRESS_PERSONAL_FIELDS, *ADDRESS_DERIVED_FIELDS), ADDRESS_NOT_PERSONAL_FIELDS),
@@ -265,6 +275,11 @@ CLASSIFICATION: dict[type[models.Model], tuple[tuple[str, ...], tuple[str, ...]]
     ExportRecord: (EXPORT_RECORD_PERSONAL_FIELDS, EXPORT_RECORD_NOT_PERSONAL_FIELDS),
     Mailing: (MAILING_PERSONAL_FIELDS, MAILING_NOT_PERSONAL_FIELDS),
     Segment: (SEGMENT_PERSONAL_FIELDS, SEGMENT_NOT_PERSONAL_FIELDS),
+    DuplicateKey: (DUPLICATE_KEY_PERSONAL_FIELDS, DUPLICATE_KEY_NOT_PERSONAL_FIELDS),
+    DuplicateKeyGroup: (
+        DUPLICATE_KEY_GROUP_PERSONAL_FIELDS,
+        DUPLICATE_KEY_GROUP_NOT_PERSONAL_FIELDS,
+    ),
 }
 
 # Models of the customers app that hold no personal data: the store's tag set, and which tags an

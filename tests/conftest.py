@@ -10,6 +10,7 @@ from django.test import Client
 
 from customers.models import Address, Customer, Order
 from customers.phones import phone_search_regions_forget
+from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.order_summary import order_summaries_refresh
 from tests.backoffice.helpers import mark_second_factor_passed
 
@@ -95,6 +96,8 @@ def make_customer(db):
         customer = Customer.objects.create(**fields)
         if tags:
             customer.tags.add(*tags)
+        # Customers come from services, which keep the duplicate keys; this shortcut does too.
+        duplicate_keys_refresh(customer_ids=[customer.pk])
         return customer
 
     return build
@@ -123,6 +126,8 @@ def make_address(db):
         fields.setdefault("province_code", "MA")
         fields.setdefault("country_code", "US")
         fields.setdefault("postal_code", "02114")
-        return Address.objects.create(customer=customer, **fields)
+        address = Address.objects.create(customer=customer, **fields)
+        duplicate_keys_refresh(customer_ids=[customer.pk])
+        return address
 
     return build

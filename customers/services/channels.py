@@ -54,6 +54,7 @@ from customers.selectors.matching import (
     matching_strategy,
 )
 from customers.services.consent import consent_apply
+from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.order_summary import order_summaries_refresh
 from customers.services.orders import orders_record
 from customers.services.tagging import tags_resolve
@@ -409,6 +410,8 @@ def _customer_resolve(
             actor=actor, connection=connection, customer_id=customer.pk, data=data
         )
     result.customer = customer
+    if result.changed:
+        duplicate_keys_refresh(customer_ids=[customer.pk])
     if not data.external_id:
         return result
     if link is None:

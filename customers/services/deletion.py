@@ -24,12 +24,14 @@ from customers.models import (
     Customer,
     CustomerEvent,
     CustomerMerge,
+    DuplicateKey,
     Note,
     Order,
     Status,
     TaggedCustomer,
 )
 from customers.phones import phone_display
+from customers.services.duplicate_keys import duplicate_keys_forget
 
 
 class DeleteBlock(models.TextChoices):
@@ -173,7 +175,12 @@ def customers_delete(*, actor: Actor, customers: Selection) -> DeletionResult:
 
 
 # What goes with a deleted customer, per relation to it (tests check every relation is here).
-CASCADED = ((TaggedCustomer, "content_object_id"), (Address, "customer_id"), (Note, "customer_id"))
+CASCADED = (
+    (TaggedCustomer, "content_object_id"),
+    (Address, "customer_id"),
+    (Note, "customer_id"),
+    (DuplicateKey, "customer_id"),
+)
 UNLINKED = ((CustomerEvent, "customer_id"),)  # the audit trail keeps the id in customer_ref
 
 
@@ -189,6 +196,7 @@ def _delete_batch(ids: list[int]) -> int:
     ids = list(customers_with_ids(ids).deletable().values_list("pk", flat=True))
     if not ids:
         return 0
+    duplicate_keys_forget(customer_ids=ids)
     for model, column in CASCADED:
         model.objects.filter(IdIn(F(column), ids))._raw_delete(model.objects.db)
     for model, column in UNLINKED:

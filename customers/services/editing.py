@@ -38,6 +38,7 @@ from customers.personal_data import (
     CUSTOMER_IDENTITY_FIELDS,
 )
 from customers.services.consent import CHANNELS, consent_apply
+from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.tagging import tags_resolve
 
 # Fields whose change the audit trail records; consent has its own event.
@@ -449,4 +450,5 @@ def customer_save(
         consent_changed_event(actor=actor, customer=customer, **consent)
     for note in related.notes_added:
         note_added_event(actor=actor, customer=customer, note=note)
+    duplicate_keys_refresh(customer_ids=[customer.pk])
     return SaveResult(customer=customer, created=created, changes=changes)

@@ -45,6 +45,7 @@ from customers.personal_data import (
     CUSTOMER_IDENTITY_FIELDS,
 )
 from customers.services.consent import CHANNELS, consent_apply
+from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.order_summary import order_summaries_refresh
 
 MERGE_NEEDS_TWO = _("Select at least two customers to merge.")
@@ -446,6 +447,7 @@ def customers_merge(
 
     _merge_move(plan=plan, absorbed_ids=absorbed_ids, now=now)
     after = _merge_survivor_update(survivor=survivor, plan=plan, now=now)
+    duplicate_keys_refresh(customer_ids=ids)
 
     merge = CustomerMerge.objects.create(
         survivor=survivor,
@@ -674,6 +676,7 @@ def _unmerge_apply(*, actor: Actor, merge: CustomerMerge, survivor: Customer) ->
         ignore_conflicts=True,
     )
     order_summaries_refresh(customer_ids=[survivor.pk, *moved])
+    duplicate_keys_refresh(customer_ids=[survivor.pk, *statuses, *moved])
     counts = {
         key: sum(summary[key] for summary in summaries.values())
         for key in ("orders", "notes", "addresses", "tag_links")

@@ -62,6 +62,7 @@ from customers.personal_data import (
 )
 from customers.selectors.audit import consent_history
 from customers.services.channels import channel_data_erase
+from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.exporting import export_record_create
 from customers.services.importing.files import imports_forget
 
@@ -420,6 +421,7 @@ def _erase_batch(
     Customer.objects.filter(pk__in=family).update(
         **REDACTED_VALUES, version=F("version") + 1, updated_at=now
     )
+    duplicate_keys_refresh(customer_ids=family)
     data_by_customer = {
         pk: {
             "requested_at": requested_at.isoformat(),

@@ -273,7 +273,8 @@ def test_delete_costs_the_same_queries_for_5_or_150_customers(
         assert result.deleted == size
         counts.append(len(queries))
     assert counts[0] == counts[1]
-    assert counts[1] <= 15
+    # One DELETE per table that goes with a customer; the duplicate keys' counts cost 4-5 more.
+    assert counts[1] <= 21
     assert not Address.objects.exists() and not Note.objects.exists()
     assert not TaggedCustomer.objects.exists()
     assert not CustomerEvent.objects.filter(customer__isnull=False).exists()

@@ -26,12 +26,14 @@ from customers.models import (
     ConsentSource,
     Customer,
     CustomerEvent,
+    DuplicateKeyGroup,
     Note,
     Order,
     Tag,
     TaggedCustomer,
     TaggedOrder,
 )
+from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.orders import orders_record
 from groups.models import CustomerGroup
 
@@ -449,6 +451,7 @@ class Command(BaseCommand):
         # Absorbed records point at their survivor; unlink them before deleting.
         Customer.objects.update(merged_into=None, status="active")
         Customer.objects.all().delete()
+        DuplicateKeyGroup.objects.all().delete()
         Tag.objects.all().delete()
         CustomerGroup.objects.all().delete()
 
@@ -474,6 +477,7 @@ class Command(BaseCommand):
                         country_code="US",
                         is_default=False,
                     )
+                duplicate_keys_refresh(customer_ids=[c.pk for c in customers])
             done += size
             if count > SEED_CHUNK:
                 self.stdout.write(f"  {done} / {count} customers")
@@ -530,6 +534,9 @@ class Command(BaseCommand):
             actor="seed_demo",
             customer_ids=[curie_web.pk, _curie_pos.pk, dupont_home.pk, dupont_work.pk],
             source="seed_demo",
+        )
+        duplicate_keys_refresh(
+            customer_ids=[curie_web.pk, _curie_pos.pk, dupont_home.pk, dupont_work.pk]
         )
 
     def _planted_duplicates(self) -> list[Customer]:

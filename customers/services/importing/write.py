@@ -16,6 +16,7 @@ from django.db.models import F
 from customers.audit.events import customers_imported_events
 from customers.db.bulk import ids_reserve, insert_fields, model_values, rows_insert
 from customers.models import Address, Customer, Note, TaggedCustomer
+from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.importing.plan import CustomerChange, Run
 from customers.services.tagging import tags_create
 
@@ -29,12 +30,23 @@ def batch_write(order: list[CustomerChange], run: Run) -> None:
         customers_insert([change for change in order if change.created], run)
         customers_update([c for c in order if not c.created and (c.dirty or c.changes)], run)
         addresses_write(order)
+        duplicate_keys_refresh(customer_ids=[c.customer.pk for c in order if _keys_touched(c)])
         tags_link(order, run.tag_index())
         notes_insert(order, run)
         events_write(order, run)
     for change in order:
         change.new_tags.clear()
         change.new_notes.clear()
+
+
+def _keys_touched(change: CustomerChange) -> bool:
+    """Whether the row may change the customer's duplicate keys (email, phone, address)."""
+    return bool(
+        change.created
+        or change.address_created
+        or change.address_dirty
+        or {"email", "phone", "status"} & change.dirty
+    )
 
 
 def customers_insert(new: list[CustomerChange], run: Run) -> None:

@@ -1,0 +1,158 @@
+"""The duplicate keys: which listed customer holds which email, phone and address key, counted.
+
+Derived data, like the order summary. ``DuplicateKeyGroup`` holds each key once with the number
+of customers holding it (``size``), ``DuplicateKey`` links a customer to each of its keys.
+"Has possible duplicates" and the duplicates page read the groups of size two or more from a
+partial index, instead of grouping a million customers and their addresses on every page view.
+Every path that changes a customer's email, phone or addresses, or whether the customer is
+listed (merge, unmerge, erasure), refreshes the customers it touched with
+``duplicate_keys_refresh``; deletion calls ``duplicate_keys_forget``; ``rebuild_duplicate_keys``
+recomputes everyone.
+
+The keys are what the duplicate finder compares: the email trimmed and lower-cased, the phone in
+E.164, the address's ``match_key`` (computed by the database). Merged and erased customers hold
+no key, so a group is simply a key held by two customers or more.
+
+On PostgreSQL the refreshes of concurrent transactions take turns (a transaction-level advisory
+lock): the counts are then never computed from a state another transaction is changing, and
+two imports sharing keys cannot deadlock on the group rows. SQLite serialises writers anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Lower, Trim
+
+from customers.db.bulk import IdIn, customers_with_ids, id_batches, insert_from_select
+from customers.models import NOT_LIVE, Customer, DuplicateKey, DuplicateKeyGroup
+from customers.selectors.duplicates import ADDRESS, EMAIL, PHONE, keyed_addresses
+
+# Any constant shared by every caller: pg_advisory_xact_lock takes a bigint.
+ADVISORY_LOCK_ID = 0x6475706B657973  # "dupkeys"
+
+
+def _keys_take_turns() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_ID])
+
+
+def _key_sources(batch: list[int]) -> list[tuple[str, object]]:
+    """Per kind, a queryset of the batch's keys: ``owner`` (the customer id) and ``key``."""
+    listed = customers_with_ids(batch).live().order_by().annotate(owner=F("pk"))
+    addresses = (
+        keyed_addresses()
+        .filter(IdIn(F("customer_id"), batch))
+        .exclude(customer__status__in=NOT_LIVE)
+        .order_by()
+        .annotate(owner=F("customer_id"), key=F("match_key"))
+    )
+    return [
+        (EMAIL, listed.exclude(email="").annotate(key=Lower(Trim("email")))),
+        (PHONE, listed.exclude(phone="").annotate(key=F("phone"))),
+        (ADDRESS, addresses),
+    ]
+
+
+def _keys_insert(batch: list[int]) -> None:
+    """Give the batch's customers their keys: the groups first (if new), then the holders."""
+    for kind, source in _key_sources(batch):
+        groups = source.annotate(kind=Value(kind), size=Value(0)).values_list("kind", "key", "size")
+        insert_from_select(
+            DuplicateKeyGroup, ["kind", "key", "size"], groups.distinct(), ignore_conflicts=True
+        )
+        group = DuplicateKeyGroup.objects.filter(kind=kind, key=OuterRef("key")).values("pk")
+        # DISTINCT: one customer's two identical addresses are one key.
+        holders = source.annotate(key_group=Subquery(group[:1])).values_list("owner", "key_group")
+        insert_from_select(DuplicateKey, ["customer", "group"], holders.distinct())
+
+
+def _holders_in(batch: list[int]):
+    return DuplicateKey.objects.filter(IdIn(F("customer_id"), batch))
+
+
+def _sizes_count(group_ids: Iterable[int]) -> None:
+    """Count these groups' holders again (the holders' unique index starts with the group)."""
+    holders = (
+        DuplicateKey.objects.filter(group_id=OuterRef("pk"))
+        .order_by()
+        .values("group_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    size = Coalesce(Subquery(holders), Value(0))
+    for ids in id_batches(sorted(set(group_ids))):
+        DuplicateKeyGroup.objects.filter(IdIn(F("pk"), ids)).update(size=size)
+
+
+def _forget(batch: list[int]) -> list[int]:
+    """Take the batch's keys away; return the groups they were in (their sizes not yet counted)."""
+    old = list(_holders_in(batch).values_list("group_id", flat=True).distinct())
+    _holders_in(batch)._raw_delete(DuplicateKey.objects.db)
+    return old
+
+
+def _empty_groups_delete(group_ids: list[int]) -> None:
+    # A key no one holds any more is personal data of no one: it goes (erasure relies on it).
+    for ids in id_batches(group_ids):
+        DuplicateKeyGroup.objects.filter(IdIn(F("pk"), ids), size=0)._raw_delete(
+            DuplicateKeyGroup.objects.db
+        )
+
+
+def duplicate_keys_refresh(*, customer_ids: Iterable[int]) -> int:
+    """Recompute the keys of these customers from their rows; return how many customers.
+
+    A fixed number of statements per batch of ids whatever their number. Ids of customers that
+    are no longer listed only lose their keys. Run it in the transaction that changed the
+    customers, after the change.
+    """
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return 0
+    _keys_take_turns()
+    for batch in id_batches(ids):
+        old = _forget(batch)
+        _keys_insert(batch)
+        new = list(_holders_in(batch).values_list("group_id", flat=True).distinct())
+        _sizes_count([*old, *new])
+        _empty_groups_delete(old)
+    return len(ids)
+
+
+def duplicate_keys_forget(*, customer_ids: Iterable[int]) -> int:
+    """Take these customers' keys away (before they are deleted); return how many customers."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return 0
+    _keys_take_turns()
+    for batch in id_batches(ids):
+        old = _forget(batch)
+        _sizes_count(old)
+        _empty_groups_delete(old)
+    return len(ids)
+
+
+@transaction.atomic
+def rebuild_duplicate_keys(*, batch_size: int = 10_000) -> int:
+    """Recompute every customer's keys from scratch; return how many customers.
+
+    One transaction: the duplicates page never reads a half-built table.
+    """
+    _keys_take_turns()
+    DuplicateKey.objects.all()._raw_delete(DuplicateKey.objects.db)
+    DuplicateKeyGroup.objects.all()._raw_delete(DuplicateKeyGroup.objects.db)
+    total = last = 0
+    while True:
+        ids = list(
+            Customer.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total
+        total += duplicate_keys_refresh(customer_ids=ids)
+        last = ids[-1]
