@@ -121,29 +121,46 @@ def write_file(path: str, rows: int, seed: int = 5) -> None:
             )
 
 
-def child_import(path: str) -> None:
-    """Run import_customers in this (child) process and print wall time and peak RSS."""
+def _usage() -> dict:
+    """Peak RSS and CPU seconds of this process and of its children (the normalising workers)."""
     import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "peak_mb": max(me.ru_maxrss, children.ru_maxrss) / 1024,
+        "cpu": me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime,
+    }
+
+
+def child_import(path: str) -> None:
+    """Run import_customers in this (child) process; print wall time, CPU, peak RSS, outcome."""
+    import io
 
     import django
 
     django.setup()
     from django.core.management import call_command
 
+    before = _usage()["cpu"]
+    out = io.StringIO()
     started = time.perf_counter()
-    with open(os.devnull, "w") as sink:
-        try:
-            call_command("import_customers", path, "--json", stdout=sink)
-        except SystemExit as exc:
-            if exc.code not in (0, None):
-                raise
+    try:
+        call_command("import_customers", path, "--json", stdout=out)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
     elapsed = time.perf_counter() - started
-    # Children are the normalising workers: count the largest of us and them.
-    peak_kb = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    usage = _usage()
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    outcome = {k: report[k] for k in ("created", "updated", "unchanged", "skipped")}
+    outcome["errors"] = len(report["errors"])
+    print(
+        json.dumps(
+            {"seconds": elapsed, "peak_mb": usage["peak_mb"], "cpu": usage["cpu"] - before}
+            | {"outcome": outcome}
+        )
     )
-    print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
 
 
 def run_child(path: str, mode: str = "--child") -> dict:
@@ -162,9 +179,7 @@ def load() -> str:
 
 
 def iie_child(path: str) -> None:
-    """Import the file with django-import-export in bulk mode; print wall time and peak RSS."""
-    import resource
-
+    """Import the file with django-import-export in bulk mode; print wall time, CPU, peak RSS."""
     import django
 
     django.setup()
@@ -191,12 +206,19 @@ def iie_child(path: str) -> None:
 
     with open(path, encoding="utf-8", newline="") as f:
         dataset = tablib.Dataset().load(f.read(), format="csv")
+    before = _usage()["cpu"]
     started = time.perf_counter()
     result = ShopifyCustomerResource().import_data(dataset, raise_errors=True)
     elapsed = time.perf_counter() - started
     assert not result.has_errors()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
+    usage = _usage()
+    outcome = {k.lower(): v for k, v in result.totals.items() if v}
+    print(
+        json.dumps(
+            {"seconds": elapsed, "peak_mb": usage["peak_mb"], "cpu": usage["cpu"] - before}
+            | {"outcome": outcome}
+        )
+    )
 
 
 def wipe(*, tags: bool = True) -> None:
@@ -227,8 +249,11 @@ FLOOR_TABLES = (
 )
 
 
-def schema_floor(batch: int = 2000) -> tuple[float, int]:
-    """Re-insert the rows the import wrote, with nothing else; return (seconds, customers)."""
+def schema_floor(batch: int = 2000) -> tuple[float, float, int]:
+    """Re-insert the rows the import wrote, with nothing else; return (seconds, CPU, customers).
+
+    The CPU seconds are this process's: on SQLite all of the work, on PostgreSQL the client's.
+    """
     from django.apps import apps
     from django.db import connection, transaction
 
@@ -252,12 +277,12 @@ def schema_floor(batch: int = 2000) -> tuple[float, int]:
         for row in rows:
             batches[batch_of[row[owner]]][t].append(row)
     wipe(tags=False)  # the links point at the store's tags
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for rows_by_table in batches:
         with transaction.atomic(), connection.cursor() as cursor:
             for (model, columns, _owner, _all), rows in zip(tables, rows_by_table, strict=True):
                 _floor_insert(cursor, model._meta.db_table, columns, rows)
-    return time.perf_counter() - started, len(customer_ids)
+    return time.perf_counter() - started, time.process_time() - cpu, len(customer_ids)
 
 
 def _floor_insert(cursor, table: str, columns: list[str], rows: list) -> None:
@@ -303,22 +328,23 @@ def main() -> None:
         wipe()
         huge = os.path.join(workdir, f"shopify-{args.huge}.csv")
         write_file(huge, args.huge, seed=11)
-        result = run_child(huge)
-        print(
-            f"  {args.huge} rows: {result['seconds']:.1f} s = "
-            f"{args.huge / result['seconds']:,.0f} rows/s, peak {result['peak_mb']:.0f} MB "
-            f"({load()})"
-        )
+        _line(f"{args.huge} rows:", args.huge, run_child(huge))
         os.remove(huge)
 
 
-def _line(label: str, rows: int, result: dict) -> float:
-    speed = rows / result["seconds"]
+def _line(label: str, rows: int, result: dict) -> tuple[float, float]:
+    """Print one run; return its rows per second of wall time and per CPU second."""
+    speed, per_cpu = rows / result["seconds"], rows / result["cpu"]
     print(
-        f"  {label:24s} {result['seconds']:6.2f} s = {speed:8,.0f} rows/s, "
-        f"peak {result['peak_mb']:4.0f} MB ({load()})"
+        f"  {label:24s} {result['seconds']:6.2f} s = {speed:8,.0f} rows/s; "
+        f"CPU {result['cpu']:6.2f} s = {per_cpu:8,.0f} rows/CPU-s; "
+        f"peak {result['peak_mb']:4.0f} MB; {result['outcome']} ({load()})"
     )
-    return speed
+    return speed, per_cpu
+
+
+def _ratios(label: str, ours: tuple[float, float], theirs: tuple[float, float]) -> str:
+    return f"{label} {ours[0] / theirs[0]:.2f} (CPU {ours[1] / theirs[1]:.2f})"
 
 
 def _compare(workdir: str, rows: int, *, iie: bool) -> None:
@@ -329,23 +355,31 @@ def _compare(workdir: str, rows: int, *, iie: bool) -> None:
     print(f"  {rows} rows, {os.path.getsize(path) / 2**20:.1f} MB")
     create = _line("into an empty database:", rows, run_child(path))
     again = _line("same file again:", rows, run_child(path))
-    seconds, customers = schema_floor()
+    seconds, cpu, customers = schema_floor()
+    method = "COPY" if connection.vendor == "postgresql" else "executemany"
     connection.close()
-    floor = customers / seconds
+    floor = (customers / seconds, customers / cpu)
     print(
-        f"  {'schema floor:':24s} {seconds:6.2f} s = {floor:8,.0f} rows/s "
-        f"({'COPY' if connection.vendor == 'postgresql' else 'executemany'}, 2,000 a transaction; "
-        f"{load()})"
+        f"  {'schema floor:':24s} {seconds:6.2f} s = {floor[0]:8,.0f} rows/s; "
+        f"CPU {cpu:6.2f} s = {floor[1]:8,.0f} rows/CPU-s "
+        f"({method}, 2,000 customers a transaction; {load()})"
     )
-    print(f"  ratio to the floor: create {create / floor:.2f}, again {again / floor:.2f}")
+    print(
+        "  ratio to the floor: "
+        + _ratios("create", create, floor)
+        + ", "
+        + _ratios("again", again, floor)
+    )
     if iie:
         wipe()
         connection.close()
         iie_create = _line("import-export create:", rows, run_child(path, "--iie-child"))
         iie_again = _line("import-export again:", rows, run_child(path, "--iie-child"))
         print(
-            f"  ratio to django-import-export (bulk mode): create {create / iie_create:.1f}x, "
-            f"again {again / iie_again:.1f}x"
+            "  ratio to django-import-export (bulk mode): "
+            + _ratios("create", create, iie_create)
+            + ", "
+            + _ratios("again", again, iie_again)
         )
     os.remove(path)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import EmailValidator
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Address, Channel, Consent, Customer, Status, Tag
@@ -205,6 +205,22 @@ def row_normalise(record: int, cells: list[str], spec: Spec) -> Row:
 def rows_normalise(start: int, batch: list[list[str]], spec: Spec) -> list[Row]:
     """Normalise consecutive records, numbered from ``start`` (a worker process's task)."""
     return [row_normalise(start + offset, cells, spec) for offset, cells in enumerate(batch)]
+
+
+class _EagerEmailValidator(EmailValidator):
+    """Django's email rule with its patterns compiled once: the lazy patterns of
+    ``validate_email`` cost a quarter of a record's reading outside its phones."""
+
+    user_regex = re.compile(EmailValidator.user_regex.pattern, EmailValidator.user_regex.flags)
+    domain_regex = re.compile(
+        EmailValidator.domain_regex.pattern, EmailValidator.domain_regex.flags
+    )
+    literal_regex = re.compile(
+        EmailValidator.literal_regex.pattern, EmailValidator.literal_regex.flags
+    )
+
+
+validate_email = _EagerEmailValidator()
 
 
 def _read_email(row: Row, found: _Cells) -> None:
