@@ -122,13 +122,19 @@ def write_file(path: str, rows: int, seed: int = 5) -> None:
 
 
 def _usage() -> dict:
-    """Peak RSS and CPU seconds of this process and of its children (the normalising workers)."""
+    """Peak RSS and CPU seconds of this process and of its children (the normalising workers).
+
+    The peak is this process's own VmHWM: ``ru_maxrss`` survives exec on Linux, so a child
+    started by a big parent would report the parent's peak.
+    """
     import resource
 
     me = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open("/proc/self/status") as status:
+        hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     return {
-        "peak_mb": max(me.ru_maxrss, children.ru_maxrss) / 1024,
+        "peak_mb": max(hwm_kb, children.ru_maxrss) / 1024,
         "cpu": me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime,
     }
 
