@@ -6,6 +6,7 @@ import itertools
 import random
 import time
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +19,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from customers.audit.events import customers_created_events
+from customers.audit.events import customers_created_events, orders_recorded_events
+from customers.db.bulk import ids_reserve, insert_fields, rows_insert
 from customers.models import (
     Address,
     Channel,
@@ -34,7 +36,7 @@ from customers.models import (
     TaggedOrder,
 )
 from customers.services.duplicate_keys import duplicate_keys_refresh
-from customers.services.orders import orders_record
+from customers.services.order_summary import CENT, store_currency
 from groups.models import CustomerGroup
 
 BATCH = 2000
@@ -223,7 +225,7 @@ SEED_CHUNK = 10_000
 
 @dataclass
 class SeedContext:
-    """What every chunk draws from: the random source, groups, tags and phone pools."""
+    """What every chunk draws from: the random source, groups, tags, phone pools, row templates."""
 
     rng: random.Random
     demo: object
@@ -232,6 +234,7 @@ class SeedContext:
     tags: list[Tag]
     pools: dict[str, list[str]]
     order_numbers: itertools.count = field(default_factory=lambda: itertools.count(1001))
+    templates: dict[type, dict] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rng: random.Random, demo) -> SeedContext:
@@ -248,13 +251,47 @@ class SeedContext:
         pools = {region: _phone_pool(region, rng) for region in COUNTRIES}
         return cls(rng, demo, timezone.now(), groups, tags, pools)
 
+    def row(self, model, **values) -> tuple:
+        """A row of ``model`` in ``insert_fields(model, with_pk=False)`` order: the field
+        defaults, then ``values``. Plain tuples for rows_insert: a model instance per row costs
+        more than its insert."""
+        template = self.templates.get(model)
+        if template is None:
+            template = self.templates[model] = {
+                name: model._meta.get_field(name).get_default()
+                for name in insert_fields(model, with_pk=False)
+            }
+            if "created_at" in template:
+                template["created_at"] = self.now
+        unknown = values.keys() - template.keys()
+        if unknown:
+            raise TypeError(f"{model.__name__} has no column {sorted(unknown)}")
+        return tuple(values.get(name, default) for name, default in template.items())
+
+
+@dataclass
+class SeedOrder:
+    """What the ORDER_RECORDED writer reads of an order (the row itself goes in as a tuple)."""
+
+    pk: int
+    customer_id: int
+    number: str
+    total: Decimal
+    currency: str
+    source: str
+
 
 @dataclass
 class SeedRows:
-    addresses: list[Address] = field(default_factory=list)
-    links: list[TaggedCustomer] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    orders: list[Order] = field(default_factory=list)
+    """One chunk's rows, as tuples in insert_fields order (see SeedContext.row)."""
+
+    customers: list[tuple] = field(default_factory=list)
+    addresses: list[tuple] = field(default_factory=list)
+    links: list[tuple] = field(default_factory=list)
+    notes: list[tuple] = field(default_factory=list)
+    orders: list[tuple] = field(default_factory=list)
+    order_links: list[tuple] = field(default_factory=list)
+    recorded: list[SeedOrder] = field(default_factory=list)
 
 
 def _consent(rng: random.Random, weights: list[int], created: datetime) -> tuple:
@@ -265,8 +302,22 @@ def _consent(rng: random.Random, weights: list[int], created: datetime) -> tuple
     return state, created, ConsentSource.IMPORT
 
 
-def _demo_customer(ctx: SeedContext, i: int) -> Customer:
-    """The i-th demo customer, of a country drawn by the store's weights."""
+@dataclass
+class SeedCustomer:
+    """What the related rows of a demo customer need to know of it."""
+
+    pk: int
+    region: str
+    first_name: str
+    last_name: str
+    phone: str
+    source: str
+    created_at: datetime
+    orders: list[tuple[Decimal, str, datetime]] = field(default_factory=list)
+
+
+def _demo_customer(ctx: SeedContext, pk: int, i: int) -> tuple[SeedCustomer, dict]:
+    """The i-th demo customer, of a country drawn by the store's weights, and its values."""
     rng, now = ctx.rng, ctx.now
     region = rng.choices(list(COUNTRY_WEIGHTS), list(COUNTRY_WEIGHTS.values()))[0]
     firsts, lasts, _places, _currency = COUNTRIES[region]
@@ -278,7 +329,8 @@ def _demo_customer(ctx: SeedContext, i: int) -> Customer:
     email_consent, email_at, email_source = _consent(rng, [55, 35, 10], created)
     sms_consent, sms_at, sms_source = _consent(rng, [75, 20, 5], created)
     birth = now - timedelta(days=rng.randrange(18 * 365, 80 * 365))
-    customer = Customer(
+    source = rng.choices(list(Channel.values), [20, 20, 35, 10, 10, 5])[0]
+    values = dict(
         first_name=first,
         last_name=last,
         email=email,
@@ -293,22 +345,43 @@ def _demo_customer(ctx: SeedContext, i: int) -> Customer:
         sms_consent_updated_at=sms_at,
         sms_consent_source=sms_source,
         tax_exempt=rng.random() < 0.05,
-        group=rng.choice(ctx.groups) if rng.random() < 0.3 else None,
-        source=rng.choices(list(Channel.values), [20, 20, 35, 10, 10, 5])[0],
+        group_id=rng.choice(ctx.groups).pk if rng.random() < 0.3 else None,
+        source=source,
         status="archived" if rng.random() < 0.02 else "active",
         has_active_subscription=rng.random() < 0.05,
         erasure_requested_at=now - timedelta(days=3) if rng.random() < 0.005 else None,
         created_at=created,
+        updated_at=now,
     )
-    customer.seed_region = region
-    return customer
+    return SeedCustomer(pk, region, first, last, phone, source, created), values
 
 
-def _demo_address(ctx: SeedContext, customer: Customer, **extra) -> Address:
-    region = customer.seed_region
+def _order_summary(customer: SeedCustomer) -> dict:
+    """The customer's order summary as order_summaries_refresh computes it (a test holds the
+    two together): the seed's orders carry no exchange rate, so only the store's currency
+    counts and the rest is kept apart per currency."""
+    store = store_currency()
+    spent = Decimal("0")
+    unconverted: dict[str, Decimal] = defaultdict(Decimal)
+    for total, currency, _placed_at in customer.orders:
+        if currency == store:
+            spent += total
+        else:
+            unconverted[currency] += total
+    return {
+        "order_count": len(customer.orders),
+        "total_spent": spent,
+        "last_order_at": max((placed for *_rest, placed in customer.orders), default=None),
+        "spent_unconverted": {c: str(a.quantize(CENT)) for c, a in sorted(unconverted.items())},
+    }
+
+
+def _demo_address(ctx: SeedContext, customer: SeedCustomer, **extra) -> tuple:
+    region = customer.region
     city, province, postal, street = ctx.rng.choice(COUNTRIES[region][2])
-    return Address(
-        customer=customer,
+    return ctx.row(
+        Address,
+        customer_id=customer.pk,
         address1=f"{ctx.rng.randrange(1, 200)} {street}",
         city=city,
         province_code=province,
@@ -318,44 +391,70 @@ def _demo_address(ctx: SeedContext, customer: Customer, **extra) -> Address:
     )
 
 
-def _demo_related(ctx: SeedContext, customer: Customer, rows: SeedRows) -> None:
+def _demo_related(ctx: SeedContext, customer: SeedCustomer, rows: SeedRows) -> None:
     """Add the customer's addresses, tags, note and orders to the chunk's rows."""
     rng = ctx.rng
-    home = _demo_address(ctx, customer, phone=customer.phone, is_default=True)
-    rows.addresses.append(home)
+    rows.addresses.append(_demo_address(ctx, customer, phone=customer.phone, is_default=True))
+    home = rows.addresses[-1]
     if rng.random() < 0.2:
-        second = "2e étage" if customer.seed_region == "FR" else ""
+        second = "2e étage" if customer.region == "FR" else ""
         rows.addresses.append(_demo_address(ctx, customer, company="Bureau", address2=second))
-    for tag in rng.sample(ctx.tags, rng.choices([0, 1, 2, 3], [40, 35, 18, 7])[0]):
-        rows.links.append(TaggedCustomer(content_object=customer, tag=tag))
+    tag_ids = [
+        tag.pk for tag in rng.sample(ctx.tags, rng.choices([0, 1, 2, 3], [40, 35, 18, 7])[0])
+    ]
+    rows.links.extend((tag_id, customer.pk) for tag_id in tag_ids)
     if rng.random() < 0.1:
         written = customer.created_at + timedelta(days=1)
         rows.notes.append(
-            Note(customer=customer, author=ctx.demo, body=rng.choice(NOTES), created_at=written)
+            ctx.row(
+                Note,
+                customer_id=customer.pk,
+                author_id=ctx.demo.pk,
+                body=rng.choice(NOTES),
+                created_at=written,
+            )
         )
     if rng.random() < 0.65:
+        where = (home[_ADDRESS_CITY], home[_ADDRESS_ZIP], customer.region)
         for _ in range(rng.choices([1, 2, 3, 5, 8], [40, 25, 15, 12, 8])[0]):
-            rows.orders.append(_demo_order(ctx, customer, home))
+            _demo_order(ctx, customer, where, tag_ids, rows)
 
 
-def _demo_order(ctx: SeedContext, customer: Customer, home: Address) -> Order:
+def _demo_order(ctx: SeedContext, customer: SeedCustomer, home, tag_ids, rows) -> None:
+    """Add an order (its row, the customer's tags on it, what its event records) to the rows."""
     rng = ctx.rng
     age = max(1, (ctx.now - customer.created_at).days)
-    return Order(
+    city, postal, country = home
+    order = SeedOrder(
+        pk=0,  # reserved once the chunk knows how many orders it has
+        customer_id=customer.pk,
         number=f"#{next(ctx.order_numbers)}",
-        customer=customer,
-        placed_at=customer.created_at + timedelta(days=rng.randrange(age)),
         total=Decimal(rng.randrange(900, 45000)) / 100,
-        currency=COUNTRIES[customer.seed_region][3],
+        currency=COUNTRIES[customer.region][3],
         source=customer.source if customer.source not in ("manual", "csv") else "shopify",
-        shipping_address={
-            "name": customer.full_name,
-            "address1": "—",
-            "city": home.city,
-            "country_code": home.country_code,
-            "postal_code": home.postal_code,
-        },
     )
+    name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
+    rows.recorded.append(order)
+    placed_at = customer.created_at + timedelta(days=rng.randrange(age))
+    customer.orders.append((order.total, order.currency, placed_at))
+    rows.orders.append(
+        (
+            order,
+            placed_at,
+            {
+                "name": name,
+                "address1": "—",
+                "city": city,
+                "country_code": country,
+                "postal_code": postal,
+            },
+            tag_ids,
+        )
+    )
+
+
+_ADDRESS_CITY = insert_fields(Address, with_pk=False).index("city")
+_ADDRESS_ZIP = insert_fields(Address, with_pk=False).index("postal_code")
 
 
 class Command(BaseCommand):
@@ -456,20 +555,25 @@ class Command(BaseCommand):
         CustomerGroup.objects.all().delete()
 
     def _seed(self, count: int, rng: random.Random, demo) -> None:
-        """Seed in chunks, each in its own transaction: memory stays flat at any count."""
+        """Seed in chunks, each in its own transaction, set-based: memory stays flat at any
+        count and each chunk costs a handful of statements."""
         ctx = SeedContext.build(rng, demo)
         done = 0
         while done < count:
             size = min(SEED_CHUNK, count - done)
             with transaction.atomic():
-                customers = Customer.objects.bulk_create(
-                    [_demo_customer(ctx, done + i) for i in range(size)], batch_size=BATCH
-                )
-                self._seed_related(ctx, customers)
+                rows = SeedRows()
+                ids = ids_reserve(model=Customer, count=size)
+                for i, pk in enumerate(ids):
+                    customer, values = _demo_customer(ctx, pk, done + i)
+                    _demo_related(ctx, customer, rows)
+                    values.update(_order_summary(customer))
+                    rows.customers.append((pk, *ctx.row(Customer, **values)))
+                self._seed_rows(ctx, ids, rows)
                 if done == 0:
                     # The store's one valid US military address.
                     Address.objects.create(
-                        customer=customers[0],
+                        customer_id=ids[0],
                         address1="PSC 1234 BOX 5678",
                         city="APO",
                         province_code="AE",
@@ -477,25 +581,47 @@ class Command(BaseCommand):
                         country_code="US",
                         is_default=False,
                     )
-                duplicate_keys_refresh(customer_ids=[c.pk for c in customers])
+                duplicate_keys_refresh(customer_ids=ids)
             done += size
             if count > SEED_CHUNK:
                 self.stdout.write(f"  {done} / {count} customers")
         with transaction.atomic():
             self._seed_planted()
 
-    def _seed_related(self, ctx: SeedContext, customers: list[Customer]) -> None:
-        """Addresses, tags, notes, orders and creation events of a chunk of new customers."""
-        rows = SeedRows()
-        for customer in customers:
-            _demo_related(ctx, customer, rows)
-        Address.objects.bulk_create(rows.addresses, batch_size=BATCH)
-        TaggedCustomer.objects.bulk_create(rows.links, batch_size=BATCH, ignore_conflicts=True)
-        Note.objects.bulk_create(rows.notes, batch_size=BATCH)
-        orders_record(actor="seed_demo", orders=rows.orders)
-        customers_created_events(
-            actor="seed_demo", customer_ids=[c.pk for c in customers], source="seed_demo"
+    def _seed_rows(self, ctx: SeedContext, ids: list[int], rows: SeedRows) -> None:
+        """Insert a chunk: customers, addresses, tags, notes, orders, their summaries, events."""
+        fields = {model: insert_fields(model, with_pk=False) for model in (Customer, Order)}
+        rows_insert(model=Customer, fields=["id", *fields[Customer]], rows=rows.customers)
+        rows_insert(
+            model=Address, fields=insert_fields(Address, with_pk=False), rows=rows.addresses
         )
+        rows_insert(model=TaggedCustomer, fields=("tag_id", "content_object_id"), rows=rows.links)
+        rows_insert(model=Note, fields=insert_fields(Note, with_pk=False), rows=rows.notes)
+        order_ids = ids_reserve(model=Order, count=len(rows.orders))
+        order_rows, order_links = [], []
+        for pk, (order, placed_at, shipping, tag_ids) in zip(order_ids, rows.orders, strict=True):
+            order.pk = pk
+            order_rows.append(
+                (pk,)
+                + ctx.row(
+                    Order,
+                    number=order.number,
+                    customer_id=order.customer_id,
+                    placed_at=placed_at,
+                    total=order.total,
+                    currency=order.currency,
+                    source=order.source,
+                    shipping_address=shipping,
+                )
+            )
+            order_links.extend((tag_id, pk) for tag_id in tag_ids)
+        rows_insert(model=Order, fields=["id", *fields[Order]], rows=order_rows)
+        rows_insert(model=TaggedOrder, fields=("tag_id", "content_object_id"), rows=order_links)
+        # What orders_record writes besides the orders: the summaries (already on the customer
+        # rows) and the ORDER_RECORDED events. New customers need no lock nor merge-chain walk,
+        # and their tags are known here.
+        orders_recorded_events(actor="seed_demo", orders=rows.recorded)
+        customers_created_events(actor="seed_demo", customer_ids=ids, source="seed_demo")
 
     def _seed_planted(self) -> None:
         """Records a merge should fold, with the addresses that make them duplicates."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection
+from django.db.models import F
 from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -22,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers import addresses as address_rules
 from customers.audit.events import Actor
+from customers.db.bulk import IdIn
 from customers.db.locks import selection_lock
 from customers.models import (
     EMAIL_TAKEN,
@@ -156,9 +158,15 @@ class Run:
     def tags_count_new(self, names: list[str]) -> None:
         """Count the tags of the file the store lacks; warn once past the setting's number."""
         index = self.tag_index()
-        self.new_tag_names.update(n.lower() for n in names if n.lower() not in index)
+        added = False
+        for name in names:
+            lower = name.lower()
+            # Once a batch has written its tags they are known: most rows add nothing here.
+            if lower not in index and lower not in self.new_tag_names:
+                self.new_tag_names.add(lower)
+                added = True
         limit = settings.BACKOFFICE_IMPORT_NEW_TAGS_WARNING
-        if len(self.new_tag_names) > limit:
+        if added and len(self.new_tag_names) > limit:
             self.result.warn(gettext(WARN_MANY_NEW_TAGS) % {"limit": limit})
 
     def group_name(self, group_id: int | None) -> str:
@@ -324,21 +332,38 @@ def stored_load(*, emails: set[str], phones: set[str], notes: set[str], run: Run
     ids = _ids(stored.by_email, stored.by_phone)
     if not ids:
         return stored
-    columns = (ADDRESS_MODEL_FIELD[name] for name in ADDRESS_FIELDS)
-    for address in Address.objects.filter(customer_id__in=ids, is_default=True).only(
-        "customer_id", *columns
-    ):
+    # IdIn writes the ids into the SQL: ``__in`` prepares each of them in Python.
+    addresses = Address.objects.filter(IdIn(F("customer_id"), ids), is_default=True)
+    for address in _loaded(Address, ADDRESS_LOADED, addresses.values_list(*ADDRESS_LOADED)):
         stored.addresses[address.customer_id] = address
-    for customer_id, tag_id in TaggedCustomer.objects.filter(content_object_id__in=ids).values_list(
-        "content_object_id", "tag_id"
-    ):
+    links = TaggedCustomer.objects.filter(IdIn(F("content_object_id"), ids))
+    for customer_id, tag_id in links.values_list("content_object_id", "tag_id"):
         stored.links[customer_id].add(tag_id)
     if notes:
-        for customer_id, body in Note.objects.filter(
-            customer_id__in=ids, body__in=notes
-        ).values_list("customer_id", "body"):
+        found = Note.objects.filter(IdIn(F("customer_id"), ids), body__in=notes)
+        for customer_id, body in found.values_list("customer_id", "body"):
             stored.notes[customer_id].add(body)
     return stored
+
+
+# What an update reads of a stored default address (the rest stays unloaded, as with only()).
+ADDRESS_LOADED = ("id", "customer_id", *(ADDRESS_MODEL_FIELD[name] for name in ADDRESS_FIELDS))
+
+
+def _loaded(model, columns: tuple[str, ...], rows):
+    """Instances of ``model`` from values_list rows of ``columns`` (attnames, pk first).
+
+    What ``only()`` returns, built as Model.from_db does but without its per-field work: the
+    other fields are deferred and load on access.
+    """
+    db = connection.alias
+    for row in rows:
+        instance = model.__new__(model)
+        instance.__dict__.update(zip(columns, row, strict=True))
+        instance._state = ModelState()
+        instance._state.adding = False
+        instance._state.db = db
+        yield instance
 
 
 # ---------------------------------------------------------------- a batch

@@ -8,6 +8,7 @@ bypasses Django's cursor.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection
@@ -49,6 +50,19 @@ def _keys_touched(change: CustomerChange) -> bool:
     )
 
 
+def new_rows(instances: list, fields: list[str]) -> list[tuple]:
+    """The rows of new instances in ``fields`` order, for rows_insert.
+
+    Run.blank builds every new instance with all its attributes in its ``__dict__``: one
+    itemgetter call per row reads them, a third of what model_values costs a 26-column row.
+    """
+    values = itemgetter(*fields)
+    try:
+        return [values(instance.__dict__) for instance in instances]
+    except KeyError:  # an instance built another way
+        return [model_values(instance, fields) for instance in instances]
+
+
 def customers_insert(new: list[CustomerChange], run: Run) -> None:
     if not new:
         return
@@ -56,9 +70,7 @@ def customers_insert(new: list[CustomerChange], run: Run) -> None:
         change.customer.pk = pk
     fields = insert_fields(Customer, with_pk=True)
     rows_insert(
-        model=Customer,
-        fields=fields,
-        rows=[model_values(change.customer, fields) for change in new],
+        model=Customer, fields=fields, rows=new_rows([change.customer for change in new], fields)
     )
 
 
@@ -85,11 +97,7 @@ def addresses_write(order: list[CustomerChange]) -> None:
             new_addresses.append(change.address)
     if new_addresses:
         fields = insert_fields(Address, with_pk=False)
-        rows_insert(
-            model=Address,
-            fields=fields,
-            rows=[model_values(address, fields) for address in new_addresses],
-        )
+        rows_insert(model=Address, fields=fields, rows=new_rows(new_addresses, fields))
     changed = [
         c for c in order if c.address is not None and not c.address_created and c.address_dirty
     ]
