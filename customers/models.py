@@ -370,7 +370,7 @@ class Customer(models.Model):
             ),
         ]
         # Every index is rewritten by every UPDATE that is not HOT: each one here serves a query
-        # (see migration 0011_index_diet for which).
+        # (see migration 0010_index_diet for which).
         indexes = [
             # Exact email / phone: the list's exact search, import and channel matching.
             models.Index(fields=["email"], name="customer_email_idx"),

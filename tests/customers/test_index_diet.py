@@ -1,5 +1,5 @@
 """The customer table carries only indexes a query reads: every UPDATE that is not HOT writes
-an entry in each of them (migration 0011_index_diet lists which query reads which)."""
+an entry in each of them (migration 0010_index_diet lists which query reads which)."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ STATUS_CHOICES = [
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0006_channels"),
+        ("customers", "0009_duplicate_keys"),
         ("groups", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

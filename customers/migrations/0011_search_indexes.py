@@ -57,7 +57,7 @@ def _run(statements_by_vendor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0006_channels"),
+        ("customers", "0010_index_diet"),
     ]
 
     operations = [

@@ -14,7 +14,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0006_channels'),
+        ('customers', '0008_segment'),
     ]
 
     operations = [
