@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, DecimalField, Max, OuterRef, Q, Sum, Value
-from django.db.models.functions import Coalesce, Lower, Trim
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
@@ -24,10 +24,6 @@ from customers.phones import phone_display, phone_region, phone_to_e164
 EMAIL_OR_PHONE_REQUIRED = _("A customer needs an email address or a phone number.")
 PHONE_INVALID = _("%(value)s is not a valid phone number.")
 EMAIL_TAKEN = _("Another customer already uses this email address.")
-# True when a stored email is not trimmed and lower-cased (see customer_email_odd_idx).
-EMAIL_ODD = models.ExpressionWrapper(
-    ~Q(email=Trim(Lower("email"))), output_field=models.BooleanField()
-)
 
 
 class Channel(models.TextChoices):
@@ -389,10 +385,8 @@ class Customer(models.Model):
                 condition=Q(erasure_requested_by__isnull=False),
                 name="customer_erasure_by_idx",
             ),
-            # "Email stored untrimmed or not lower-cased" (data older than the rules): the only
-            # possible email duplicates. An index on the test itself, not a partial index, so
-            # that ANALYZE knows how rare it is and the duplicate finder reads it for free.
-            models.Index(EMAIL_ODD, name="customer_email_odd_idx"),
+            # The list's exact search by Shopify customer id (selectors/search.py).
+            models.Index(fields=["shopify_id"], name="customer_shopify_id_idx"),
         ]
         permissions = [
             ("import_customer", _("Can import customers")),

@@ -274,6 +274,7 @@ def test_merge_from_the_list_through_the_merge_page(demo, admin_url, crowd, scop
 COVERED_ELSEWHERE = {
     "Export selected customers": "test_import_export.py",
     "Merge selected customers": "test_merge_from_the_list_through_the_merge_page",
+    "Edit selected customers": "test_mass_update.py",
 }
 
 

@@ -23,7 +23,7 @@ def _indexed_columns(model) -> set[tuple[str, ...]]:
 
 def test_no_index_on_columns_no_query_filters_or_sorts_on():
     columns = _indexed_columns(Customer)
-    for unused in (("username",), ("shopify_id",), ("last_name", "first_name")):
+    for unused in (("username",), ("last_name", "first_name")):
         assert unused not in columns
     assert "customer_name_ci_idx" not in _indexes(Customer)
 
@@ -32,7 +32,15 @@ def test_exact_lookups_and_sorts_keep_their_index():
     names = set(_indexes(Customer))
     assert {"customer_email_idx", "customer_phone_idx", "customer_status_idx"} <= names
     columns = _indexed_columns(Customer)
-    for used in ("created_at", "group_id", "order_count", "total_spent", "last_order_at"):
+    # shopify_id: the list's exact search by Shopify customer id.
+    for used in (
+        "created_at",
+        "group_id",
+        "order_count",
+        "total_spent",
+        "last_order_at",
+        "shopify_id",
+    ):
         assert (used,) in columns
 
 
