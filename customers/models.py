@@ -150,7 +150,7 @@ class CustomerQuerySet(models.QuerySet):
         qs = self.filter(order_count__gte=low)
         return qs if high is None else qs.filter(order_count__lte=high)
 
-    # --- the list's conditions (customers/filtersets.py): one method per kind, set-based ------
+    # --- the list's conditions (selectors/filtersets.py): one method per kind, set-based ---
 
     def with_value_between(self, field: str, low=None, high=None) -> CustomerQuerySet:
         """Customers whose ``field`` is at least ``low`` and at most ``high`` (either optional)."""

@@ -61,16 +61,16 @@ from customers.admin.privacy import (
     request_erasure,
 )
 from customers.admin.timeline import timeline_context
-from customers.filtersets import (
+from customers.models import Address, Customer, Note, Order, Status
+from customers.personal_data import ADDRESS_PERSONAL_FIELDS
+from customers.phones import phone_display
+from customers.selectors.filtersets import (
     SEARCH,
     condition_parameters,
     conditions_errors,
     conditions_from_query,
     customer_filterset,
 )
-from customers.models import Address, Customer, Note, Order, Status
-from customers.personal_data import ADDRESS_PERSONAL_FIELDS
-from customers.phones import phone_display
 from customers.selectors.search import customers_search
 from customers.services.deletion import customers_delete
 from customers.services.editing import TAG_CREATE_PERMISSION, RelatedEdits, customer_save

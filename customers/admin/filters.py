@@ -12,14 +12,14 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from customers.filtersets import (
+from customers.models import Status, Tag
+from customers.selectors.filtersets import (
     SEARCH,
     condition_parameters,
     conditions_from_query,
     conditions_phrases,
     customer_filterset,
 )
-from customers.models import Status, Tag
 
 
 class RendersFilterSet:

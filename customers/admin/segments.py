@@ -23,8 +23,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from customers.admin.privacy import format_datetime
-from customers.filtersets import conditions_clean, conditions_from_query, conditions_sentence
 from customers.models import Segment
+from customers.selectors.filtersets import (
+    conditions_clean,
+    conditions_from_query,
+    conditions_sentence,
+)
 from customers.selectors.segments import (
     customers_total,
     segment_customers,

@@ -9,13 +9,13 @@ from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from customers.filtersets import (
+from customers.models import Customer, Segment
+from customers.selectors.filtersets import (
     conditions_clean,
     conditions_phrases,
     conditions_sentence,
     customers_matching,
 )
-from customers.models import Customer, Segment
 
 
 def segment_problems(segment: Segment) -> list[str]:

@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.audit.events import segment_changed_event
 from customers.db.locks import locked
-from customers.filtersets import conditions_clean
 from customers.models import Segment
+from customers.selectors.filtersets import conditions_clean
 
 NAME_REQUIRED = _("Give the segment a name.")
 NAME_TAKEN = _("A segment named “%(name)s” already exists.")

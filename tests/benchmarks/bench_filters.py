@@ -55,7 +55,7 @@ def _time_matching(conditions: dict, repeat: int) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from customers.filtersets import customers_matching
+    from customers.selectors.filtersets import customers_matching
 
     times = []
     for _ in range(repeat):

@@ -9,13 +9,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from customers.filtersets import (
+from customers.models import Address, Consent, Customer, Status, Tag
+from customers.selectors.filtersets import (
     conditions_clean,
     conditions_from_query,
     conditions_sentence,
     customers_matching,
 )
-from customers.models import Address, Consent, Customer, Status, Tag
 from customers.services.order_summary import order_summaries_refresh
 from groups.models import CustomerGroup
 

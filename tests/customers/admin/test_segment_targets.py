@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from backoffice.jobs.models import Job
 from backoffice.jobs.tasks import run_job
-from customers.filtersets import CustomerFilterSet
 from customers.models import Customer, Status
+from customers.selectors.filtersets import CustomerFilterSet
 from customers.services.segments import segment_create
 from tests.customers.bulk_helpers import LIST_URL, confirm, messages_of, start
 
