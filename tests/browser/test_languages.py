@@ -66,6 +66,8 @@ NOT_TRANSLATED = {
 # Words French or Spanish spell as English does.
 SAME_IN_BOTH = {
     "fr": {
+        "segment",
+        "segments",
         "codes",
         "actions",
         "action",
