@@ -68,6 +68,7 @@ SAME_IN_BOTH = {
     "fr": {
         "segment",
         "segments",
+        "conditions",
         "codes",
         "actions",
         "action",
