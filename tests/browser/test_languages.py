@@ -66,6 +66,9 @@ NOT_TRANSLATED = {
 # Words French or Spanish spell as English does.
 SAME_IN_BOTH = {
     "fr": {
+        "segment",
+        "segments",
+        "conditions",
         "codes",
         "actions",
         "action",
