@@ -102,7 +102,7 @@ class CustomerChangeList(ChangeList):
         queryset = super().get_queryset(request, exclude_parameters)
         conditions = conditions_from_query(request.GET)
         conditions.pop(SEARCH, None)  # the admin's search has run above
-        filterset = customer_filterset(conditions, queryset)
+        filterset = customer_filterset(conditions, queryset, request=request)
         errors = conditions_errors(filterset)
         if errors:
             # Never a wider selection than asked for: the export answers 400, a job fails.
@@ -672,7 +672,7 @@ def conditions_valid_only(request) -> QueryDict:
     A hand-typed "abc" or a maximum below the minimum shows the list with a message naming
     the condition, rather than the admin's bare "?e=1" redirect.
     """
-    filterset = customer_filterset(conditions_from_query(request.GET))
+    filterset = customer_filterset(conditions_from_query(request.GET), request=request)
     errors = conditions_errors(filterset)
     if not errors:
         return request.GET

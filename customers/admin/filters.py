@@ -179,7 +179,7 @@ class ConditionsFilter(RendersFilterSet, admin.ListFilter):
         for name in self.expected_parameters():
             if name in params:
                 self.used_parameters[name] = params.pop(name)
-        filterset = customer_filterset(conditions_from_query(request.GET))
+        filterset = customer_filterset(conditions_from_query(request.GET), request=request)
         self.form = filterset.form
         mine = set(self.expected_parameters())
         shown = {

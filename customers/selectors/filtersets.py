@@ -472,10 +472,16 @@ def _querydict(conditions: Mapping) -> QueryDict:
     return data
 
 
-def customer_filterset(conditions: Mapping, queryset: QuerySet | None = None) -> CustomerFilterSet:
-    """The bound FilterSet of these conditions (unvalidated)."""
+def customer_filterset(
+    conditions: Mapping, queryset: QuerySet | None = None, *, request=None
+) -> CustomerFilterSet:
+    """The bound FilterSet of these conditions (unvalidated).
+
+    Behind a request, conditions that depend on who asks (a segment someone else keeps to
+    themselves) are read as that user; without one (a job, a command) they are not restricted.
+    """
     base = Customer.objects.all() if queryset is None else queryset
-    return CustomerFilterSet(_querydict(conditions), queryset=base)
+    return CustomerFilterSet(_querydict(conditions), queryset=base, request=request)
 
 
 def conditions_errors(filterset: CustomerFilterSet) -> list[ValidationError]:

@@ -149,3 +149,17 @@ def test_someone_elses_unshared_segment_selects_nobody(rf, make_staff, people):
     assert seen_by(author) == {"Ann", "Cy", "Dee"}
     assert seen_by(make_staff(*CODENAMES, username="bob")) == set()
     assert seen_by(make_staff("view_customer", username="cy")) == set()
+
+
+def test_the_list_opened_on_someone_elses_unshared_segment_lists_nobody(
+    clerk, make_staff, people
+):
+    author = make_staff("view_segment", "add_segment", username="ann")
+    private = segment_create(
+        actor=author, name="Ann's", conditions={"total_spent_min": "100"}, shared=False
+    )
+    response = clerk.get(segment_url(private))
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
+    # Its select-all does not reach the members either.
+    assert response.context["cl"].queryset.count() == 0
