@@ -9,9 +9,11 @@ of the range, date and text conditions.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.main import PAGE_VAR
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
+from customers.admin.pagination import CURSOR_PARAMS
 from customers.models import Status, Tag
 from customers.selectors.filtersets import (
     SEARCH,
@@ -20,6 +22,15 @@ from customers.selectors.filtersets import (
     conditions_phrases,
     customer_filterset,
 )
+
+
+def carried_parameters(params, own: set[str]) -> list[tuple[str, str]]:
+    """The list's other parameters, for a sidebar GET form to send along with its own.
+
+    Not the page or the keyset cursor: a new condition starts the list again from its top.
+    """
+    dropped = {*own, PAGE_VAR, *CURSOR_PARAMS}
+    return [(key, value) for key, value in params if key not in dropped]
 
 
 class RendersFilterSet:
@@ -78,9 +89,7 @@ class TagFilter(RendersFilterSet, admin.SimpleListFilter):
 
     def choices(self, changelist):
         # The search box is a GET form: it carries the list's other parameters along.
-        self.carried = {
-            key: value for key, value in changelist.params.items() if key != self.parameter_name
-        }
+        self.carried = dict(carried_parameters(changelist.params.items(), {self.parameter_name}))
         yield from super().choices(changelist)
 
     def _selected(self) -> Tag | None:
@@ -186,12 +195,9 @@ class ConditionsFilter(RendersFilterSet, admin.ListFilter):
             filter_name for param, filter_name in condition_parameters().items() if param in mine
         }
         self.fields = [self.form[name] for name in self.form.fields if name in shown]
-        self.carried = [
-            (key, value)
-            for key, values in request.GET.lists()
-            if key not in mine and key != "p"
-            for value in values
-        ]
+        self.carried = carried_parameters(
+            ((key, value) for key, values in request.GET.lists() for value in values), mine
+        )
         self.conditions = {key: request.GET.getlist(key) for key in self.used_parameters}
 
     def expected_parameters(self):

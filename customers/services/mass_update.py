@@ -193,21 +193,24 @@ def customers_mass_update(
     rows = _rows(ids)
     editable = [pk for pk, row in rows.items() if row["status"] not in SKIPPED_STATUSES]
     result = MassUpdateResult(selected=len(ids), skipped=len(ids) - len(editable), changed=0)
+    tagged: set[int] = set()
     if "group" in changes.requested:
         _group(actor, editable, changes, result)
     if changes.add_tags:
         added = customers_add_tags(actor=actor, customers=editable, names=changes.add_tags)
         result.tags_added, result.counts["add_tags"] = added.per_tag, added.changed
+        tagged.update(added.changed_ids)
     if changes.remove_tags:
         gone = customers_remove_tags(actor=actor, customers=editable, names=changes.remove_tags)
         result.tags_removed, result.counts["remove_tags"] = gone.per_tag, gone.changed
+        tagged.update(gone.changed_ids)
     note = changes.note.strip()
     noted = _note_targets(actor, editable, note) if note else []
     # One pass over the rows for the flags, consent and the notes' version bump.
     _fields(actor, editable, rows, changes, result, also_bump=noted)
     if note:
         result.counts["note"] = _notes_add(actor, noted, note)
-    result.changed = _changed_count(rows)
+    result.changed = _changed_count(rows, tagged)
     return result
 
 
@@ -221,13 +224,14 @@ def _rows(ids: list[int]) -> dict[int, dict]:
     return rows
 
 
-def _changed_count(rows: dict[int, dict]) -> int:
-    # Every writer above moves the version of what it changed, so the versions tell.
+def _changed_count(rows: dict[int, dict], tagged: set[int]) -> int:
+    # The row writers move the version of what they changed; tag changes leave the row alone
+    # and say which customers they changed.
     ids = sorted(rows)
     changed = 0
     for batch in id_batches(ids):
         for pk, version in customers_with_ids(batch).values_list("pk", "version"):
-            changed += version != rows[pk]["version"]
+            changed += version != rows[pk]["version"] or pk in tagged
     return changed
 
 

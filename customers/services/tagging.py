@@ -37,6 +37,8 @@ class TagChangeResult:
     selected: int
     changed: int
     per_tag: dict[str, int] = field(default_factory=dict)
+    # Which customers changed: a tag change no longer moves the customer's version.
+    changed_ids: list[int] = field(default_factory=list, repr=False)
 
 
 def _key(name: str) -> str:
@@ -264,4 +266,5 @@ def _finish(
         selected=len(ids),
         changed=len(changed_ids),
         per_tag={tag.name: counts.get(tag.pk, 0) for tag in tags},
+        changed_ids=changed_ids,
     )

@@ -151,9 +151,7 @@ def test_someone_elses_unshared_segment_selects_nobody(rf, make_staff, people):
     assert seen_by(make_staff("view_customer", username="cy")) == set()
 
 
-def test_the_list_opened_on_someone_elses_unshared_segment_lists_nobody(
-    clerk, make_staff, people
-):
+def test_the_list_opened_on_someone_elses_unshared_segment_lists_nobody(clerk, make_staff, people):
     author = make_staff("view_segment", "add_segment", username="ann")
     private = segment_create(
         actor=author, name="Ann's", conditions={"total_spent_min": "100"}, shared=False
