@@ -40,13 +40,16 @@ def _keys_take_turns() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_ID])
 
 
-def _key_sources(batch: list[int]) -> list[tuple[str, object]]:
-    """Per kind, a queryset of the batch's keys: ``owner`` (the customer id) and ``key``."""
-    listed = customers_with_ids(batch).live().order_by().annotate(owner=F("pk"))
+def _key_sources(batch: list[int] | None) -> list[tuple[str, object]]:
+    """Per kind, a queryset of the batch's keys (every customer's for None): ``owner`` (the
+    customer id) and ``key``."""
+    customers = Customer.objects.all() if batch is None else customers_with_ids(batch)
+    listed = customers.live().order_by().annotate(owner=F("pk"))
+    addresses = keyed_addresses()
+    if batch is not None:
+        addresses = addresses.filter(IdIn(F("customer_id"), batch))
     addresses = (
-        keyed_addresses()
-        .filter(IdIn(F("customer_id"), batch))
-        .exclude(customer__status__in=NOT_LIVE)
+        addresses.exclude(customer__status__in=NOT_LIVE)
         .order_by()
         .annotate(owner=F("customer_id"), key=F("match_key"))
     )
@@ -57,7 +60,7 @@ def _key_sources(batch: list[int]) -> list[tuple[str, object]]:
     ]
 
 
-def _keys_insert(batch: list[int]) -> None:
+def _keys_insert(batch: list[int] | None) -> None:
     """Give the batch's customers their keys: the groups first (if new), then the holders."""
     for kind, source in _key_sources(batch):
         groups = source.annotate(kind=Value(kind), size=Value(0)).values_list("kind", "key", "size")
@@ -137,7 +140,7 @@ def duplicate_keys_forget(*, customer_ids: Iterable[int]) -> int:
 
 
 @transaction.atomic
-def rebuild_duplicate_keys(*, batch_size: int = 10_000) -> int:
+def rebuild_duplicate_keys() -> int:
     """Recompute every customer's keys from scratch; return how many customers.
 
     One transaction: the duplicates page never reads a half-built table.
@@ -145,14 +148,15 @@ def rebuild_duplicate_keys(*, batch_size: int = 10_000) -> int:
     _keys_take_turns()
     DuplicateKey.objects.all()._raw_delete(DuplicateKey.objects.db)
     DuplicateKeyGroup.objects.all()._raw_delete(DuplicateKeyGroup.objects.db)
-    total = last = 0
-    while True:
-        ids = list(
-            Customer.objects.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
-            return total
-        total += duplicate_keys_refresh(customer_ids=ids)
-        last = ids[-1]
+    # Whole-table statements: per batch, counting the sizes again cost minutes at 200,000.
+    _keys_insert(None)
+    holders = (
+        DuplicateKey.objects.filter(group_id=OuterRef("pk"))
+        .order_by()
+        .values("group_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    DuplicateKeyGroup.objects.update(size=Coalesce(Subquery(holders), Value(0)))
+    DuplicateKeyGroup.objects.filter(size=0)._raw_delete(DuplicateKeyGroup.objects.db)
+    return Customer.objects.count()

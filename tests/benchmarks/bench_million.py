@@ -269,8 +269,64 @@ class Bench:
         return self.timed(label, get)
 
 
-# Functions ``hook(bench)`` run after the list figures (bulk actions, segments...).
-HOOKS: list[Callable[[Bench], None]] = []
+def segment_lines(bench: Bench) -> None:
+    """A segment of three conditions: its count, and the list opened on it (first page)."""
+    from django.contrib.auth import get_user_model
+
+    from customers.models import Segment
+    from customers.selectors.segments import segment_customers
+    from customers.services.segments import segment_create
+
+    since = (datetime.date.today() - datetime.timedelta(days=400)).isoformat()
+    conditions = {"total_spent_min": "40", "tag_any": "VIP", "created_from": since}
+    Segment.objects.filter(name="Bench VIP").delete()
+    segment = segment_create(
+        actor=get_user_model().objects.get(username="bench"),
+        name="Bench VIP",
+        conditions=conditions,
+    )
+    members = segment_customers(segment=segment).count()
+    bench.timed(
+        f"segment of 3 conditions: count ({members:,})", segment_customers(segment=segment).count
+    )
+    bench.page("segment of 3 conditions: list, first page", f"{URL}?segment={segment.pk}")
+    bench.page("list sorted by total spent, money columns, 500 rows", f"{URL}?o=-7&per_page=500")
+
+
+def bulk_lines(bench: Bench) -> None:
+    """Bulk actions and a mass update on 100,000 of the customers (run once: they write)."""
+    from customers.models import Consent, Customer
+    from customers.services.archiving import customers_archive
+    from customers.services.grouping import customers_assign_group
+    from customers.services.mass_update import MassUpdate, customers_mass_update
+    from customers.services.tagging import customers_add_tags
+    from groups.models import CustomerGroup
+
+    size = min(100_000, bench.count)
+    first = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
+    chosen = Customer.objects.filter(pk__gte=first, pk__lt=first + size)
+    group = CustomerGroup.objects.create(name=f"Bench {time.time():.0f}")
+    once = Bench(client=bench.client, count=bench.count, repeat=1, lines=bench.lines)
+    once.timed(
+        f"add a tag to {size:,}",
+        lambda: customers_add_tags(actor="bench", customers=chosen, names=["Fair"]),
+    )
+    once.timed(
+        f"set a group on {size:,}",
+        lambda: customers_assign_group(actor="bench", customers=chosen, group=group),
+    )
+    changes = MassUpdate(
+        clear_group=True, tax_exempt=True, sms_consent=Consent.UNSUBSCRIBED, add_tags=("Mass",)
+    )
+    once.timed(
+        f"mass update of {size:,} (4 changes)",
+        lambda: customers_mass_update(actor="bench", customers=chosen, changes=changes),
+    )
+    once.timed(f"archive {size:,}", lambda: customers_archive(actor="bench", customers=chosen))
+
+
+# Functions ``hook(bench)`` run after the list figures; bulk_lines writes, so it runs last.
+HOOKS: list[Callable[[Bench], None]] = [segment_lines]
 
 
 def deep_cursor(position: int) -> str:
@@ -327,6 +383,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the database")
+    parser.add_argument("--bulk", action="store_true", help="also time bulk actions (they write)")
     args = parser.parse_args()
     ready = _setup(args.customers, args.reuse)
 
@@ -338,6 +395,11 @@ def main() -> None:
     if not ready:
         started = time.perf_counter()
         _populate(args.customers)
+        from customers.services.duplicate_keys import rebuild_duplicate_keys
+
+        keys_started = time.perf_counter()
+        rebuild_duplicate_keys()
+        print(f"rebuilt the duplicate keys in {time.perf_counter() - keys_started:.0f} s")
         built = time.perf_counter() - started
         _populate_anchor(args.customers)
         print(
@@ -354,7 +416,7 @@ def main() -> None:
     )
     project_pages(bench)
     anchor_pages(bench)
-    for hook in HOOKS:
+    for hook in HOOKS + ([bulk_lines] if args.bulk else []):
         hook(bench)
 
 
