@@ -1,4 +1,5 @@
-"""Saving a segment from the filtered list, then using it as the target of a bulk action."""
+"""Saving a segment from the filtered list, then using it as the target of a bulk action
+and of "Edit selected customers"."""
 
 from __future__ import annotations
 
@@ -55,4 +56,23 @@ def test_saving_a_segment_from_the_list_and_tagging_it(demo, admin_url, make_cus
     tagged = Customer.objects.filter(tags__name="Spring")
     assert sorted(tagged.values_list("first_name", "last_name")) == [
         tuple(name.split()) for name in VIPS
+    ]
+
+    # The same segment is the target of "Edit selected customers", re-evaluated on confirm:
+    # a VIP tagged since the segment was saved is edited too.
+    make_customer(first_name="Vip", last_name="Person13", tags=["VIP"])
+    demo.goto(admin_url(f"{LIST}?segment={segment.pk}&per_page=10"))
+    select_all_matching(demo, 13)
+    run_action(demo, "Edit selected customers")
+    demo.get_by_label("Add tags").check()
+    demo.get_by_label("Tags to add").fill("Summer sale")
+    click_and_wait(demo.get_by_role("button", name="Review the changes", exact=True))
+    changes = demo.locator("#mass-update-changes").inner_text()
+    assert "These changes will be made to 13 customers:" in changes
+    assert "Segment: VIP customers" in demo.locator("#selection-summary").inner_text()
+    click_and_wait(demo.get_by_role("button", name="Apply the changes", exact=True))
+    assert "Tag “Summer sale” added to 13 customers." in messages(demo)
+    summer = Customer.objects.filter(tags__name="Summer sale")
+    assert sorted(summer.values_list("last_name", flat=True)) == [
+        f"Person{n:02d}" for n in range(1, 14)
     ]
