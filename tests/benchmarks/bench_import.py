@@ -235,6 +235,8 @@ def wipe(*, tags: bool = True) -> None:
     quote = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
         for label in (
+            "customers.DuplicateKey",
+            *(["customers.DuplicateKeyGroup"] if tags else []),
             "customers.TaggedCustomer",
             "customers.Address",
             "customers.Note",
@@ -252,6 +254,8 @@ FLOOR_TABLES = (
     ("customers.TaggedCustomer", "content_object_id"),
     ("customers.Note", "customer_id"),
     ("customers.CustomerEvent", "customer_ref"),
+    # The holders of the duplicate keys (the keys themselves stay: the holders point at them).
+    ("customers.DuplicateKey", "customer_id"),
 )
 
 
@@ -282,7 +286,7 @@ def schema_floor(batch: int = 2000) -> tuple[float, float, int]:
     for t, (_model, _columns, owner, rows) in enumerate(tables):
         for row in rows:
             batches[batch_of[row[owner]]][t].append(row)
-    wipe(tags=False)  # the links point at the store's tags
+    wipe(tags=False)  # the links point at the store's tags, the holders at the keys
     started, cpu = time.perf_counter(), time.process_time()
     for rows_by_table in batches:
         with transaction.atomic(), connection.cursor() as cursor:
