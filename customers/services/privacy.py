@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Max, Q, QuerySet
@@ -46,6 +48,7 @@ from customers.models import (
     Mailing,
     Note,
     Order,
+    Segment,
     Status,
     TaggedCustomer,
 )
@@ -346,6 +349,52 @@ def _export_records_scrub(terms: set[str]) -> None:
     ExportRecord.objects.bulk_update(changed, ["selection"], batch_size=EVENT_BATCH_SIZE)
 
 
+def _condition_scrub(conditions: dict, terms: set[str]) -> dict:
+    def scrub(value):
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        if isinstance(value, str) and _search_names_person(value, terms):
+            return REDACTED_TEXT
+        return value
+
+    return {key: scrub(value) for key, value in conditions.items()}
+
+
+def _segments_scrub(terms: set[str]) -> None:
+    """Blank the condition values (and the name) of saved segments that name the erased person.
+
+    A segment is a saved list query (``q=annika@example.se``): it stays, counted, but no longer
+    searches for the person; a blanked search then matches nobody.
+    """
+    if not terms:
+        return
+    changed = []
+    for segment in Segment.objects.only("name", "conditions", "any_of"):
+        conditions = _condition_scrub(segment.conditions or {}, terms)
+        any_of = [
+            [_condition_scrub(alternative, terms) for alternative in group]
+            for group in segment.any_of or []
+        ]
+        # Its name may be the search too ("Quillfeather orders"); names are unique.
+        name = (
+            f"{REDACTED_TEXT} #{segment.pk}"
+            if _search_names_person(segment.name, terms)
+            else segment.name
+        )
+        if (conditions, any_of, name) != (segment.conditions, segment.any_of or [], segment.name):
+            segment.conditions, segment.any_of, segment.name = conditions, any_of, name
+            changed.append(segment)
+    Segment.objects.bulk_update(
+        changed, ["conditions", "any_of", "name"], batch_size=EVENT_BATCH_SIZE
+    )
+    # The segment's admin history repeats its old name.
+    renamed = [str(s.pk) for s in changed if s.name.startswith(REDACTED_TEXT)]
+    if renamed:
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Segment), object_id__in=renamed
+        ).update(object_repr=REDACTED_TEXT)
+
+
 def _mailings_scrub(terms: set[str]) -> None:
     """Cut the erased person's names and contacts out of the mailings' subjects and texts."""
     if not terms:
@@ -409,6 +458,7 @@ def _erase_batch(
     contacts |= _contact_details(family)
     terms = contacts | _names(family)
     _export_records_scrub(terms)
+    _segments_scrub(terms)
     _mailings_scrub(terms)
 
     customers_events_redact(customer_ids=family)

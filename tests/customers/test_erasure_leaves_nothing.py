@@ -27,10 +27,11 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.models import Customer, Note, Status
+from customers.models import Customer, Note, Segment, Status
 from customers.services.emailing import customers_email
 from customers.services.merge import customers_merge
 from customers.services.privacy import customer_request_erasure
+from customers.services.segments import segment_create
 from tests.customers.test_editing import change_url, page_form_data
 
 pytestmark = pytest.mark.django_db
@@ -216,6 +217,14 @@ def test_erasure_leaves_nothing_in_the_database_or_the_private_folder(
     export = staff.get(reverse("admin:customers_customer_personal_data", args=[person.pk]))
     assert EMAIL in export.content.decode()
 
+    # A clerk saved her search as a segment (and her surname as an "any of" alternative).
+    segment_create(
+        actor=superuser,
+        name="Quillfeather search",
+        conditions={"q": EMAIL},
+        any_of=[[{"q": "Quillfeather"}, {"tag": "VIP"}]],
+    )
+
     # Before: every needle is stored somewhere, so the search below can fail.
     assert found(database_dump() + files_dump(private_root)) == list(NEEDLES)
 
@@ -228,5 +237,9 @@ def test_erasure_leaves_nothing_in_the_database_or_the_private_folder(
 
     assert found(database_dump()) == []
     assert found(files_dump(private_root)) == []
+    # The segment stays, without what named her.
+    segment = Segment.objects.get()
+    assert (segment.name, segment.conditions) == (f"[redacted] #{segment.pk}", {"q": "[redacted]"})
+    assert segment.any_of == [[{"q": "[redacted]"}, {"tag": "VIP"}]]
     # Only what named her went: the other person's import is still there.
     assert (private_root / "imports" / others / "meta.json").exists()
