@@ -164,3 +164,20 @@ def _resolve_merged(
         pending = next_pending
     # Whatever is still pending sits in a cycle: it matches nothing.
     return result
+
+
+def customers_merged_family(*, ids: Sequence[int], lock: bool = False) -> dict[int, int]:
+    """Every record merged into these customers, directly or through a chain: id -> parent.
+
+    One query per level of the chain (W into Z, Z into X: two levels under X); ``lock`` takes
+    the rows (in primary-key order) as it reads them.
+    """
+    parents: dict[int, int] = {}
+    roots = set(ids)
+    level = list(ids)
+    while level:
+        rows = Customer.objects.filter(merged_into_id__in=level)
+        rows = dict((locked(rows) if lock else rows).values_list("pk", "merged_into_id"))
+        level = [pk for pk in rows if pk not in parents and pk not in roots]
+        parents.update({pk: rows[pk] for pk in level})
+    return parents

@@ -20,9 +20,9 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.audit.events import event_lines
 from customers.db.bulk import IdIn
-from customers.models import Customer, CustomerEvent, EventKind, Status
+from customers.models import CustomerEvent, EventKind
 from customers.selectors.audit import CONSENT_FIELDS
-from customers.selectors.matching import MAX_MERGE_CHAIN
+from customers.selectors.matching import customers_merged_family
 
 TIMELINE_PER_PAGE = 20
 # A filtered page looks at this many events of the stream at most: a page then costs the same
@@ -148,20 +148,7 @@ def _cursor_read(raw: str | None) -> tuple[datetime.datetime, int] | None:
 
 def customer_merged_ids(*, customer_id: int) -> list[int]:
     """The records merged into this customer, directly or through a chain (one query a level)."""
-    found: list[int] = []
-    level = [customer_id]
-    for _depth in range(MAX_MERGE_CHAIN):
-        level = [
-            pk
-            for pk in Customer.objects.filter(
-                merged_into_id__in=level, status=Status.MERGED
-            ).values_list("pk", flat=True)
-            if pk not in found and pk != customer_id
-        ]
-        if not level:
-            break
-        found += level
-    return sorted(found)
+    return sorted(customers_merged_family(ids=[customer_id]))
 
 
 def customer_timeline(

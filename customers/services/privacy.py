@@ -64,6 +64,7 @@ from customers.personal_data import (
     snapshot_scrub,
 )
 from customers.selectors.audit import consent_history
+from customers.selectors.matching import customers_merged_family
 from customers.services.channels import channel_data_erase
 from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.exporting import export_record_create
@@ -233,24 +234,6 @@ class ErasureRun:
 
 
 MERGE_EVENT_KINDS = (EventKind.MERGED, EventKind.ABSORBED, EventKind.UNMERGED)
-
-
-def _merged_family(ids: list[int]) -> dict[int, int]:
-    """Every record merged into these customers, directly or through a chain: id -> parent.
-
-    One locked query per level of the chain (W into Z, Z into X: two levels under X).
-    """
-    parents: dict[int, int] = {}
-    level = ids
-    while level:
-        rows = dict(
-            locked(Customer.objects.filter(merged_into_id__in=level)).values_list(
-                "pk", "merged_into_id"
-            )
-        )
-        level = [pk for pk in rows if pk not in parents and pk not in ids]
-        parents.update({pk: rows[pk] for pk in level})
-    return parents
 
 
 def _root_of(pk: int, parents: dict[int, int]) -> int:
@@ -453,7 +436,7 @@ def _erase_batch(
     if not erased:
         return []
     # The records merged into them, however far down a chain, are the same person's: they go too.
-    parents = _merged_family(erased)
+    parents = customers_merged_family(ids=erased, lock=True)
     family = erased + list(parents)
     contacts |= _contact_details(family)
     terms = contacts | _names(family)
