@@ -429,6 +429,20 @@ def customer_unmerged_events(
     )
 
 
+def customers_updated_events(*, actor: Actor, data_by_customer: dict[int, dict]) -> int:
+    """UPDATED by a bulk edit: each customer's fields as ``[old, new]`` pairs."""
+    return events_write_by_data(
+        actor=actor, kind=EventKind.UPDATED, data_by_customer=data_by_customer
+    )
+
+
+def customers_consent_changed_events(*, actor: Actor, data_by_customer: dict[int, dict]) -> int:
+    """CONSENT_CHANGED by a bulk edit: ``{channel, old, new, source}`` per customer."""
+    return events_write_by_data(
+        actor=actor, kind=EventKind.CONSENT_CHANGED, data_by_customer=data_by_customer
+    )
+
+
 def customers_imported_events(*, actor: Actor, data_by_customer: dict[int, dict]) -> int:
     """IMPORTED: the file, its format, the record numbers, and ``created`` or the ``changes``."""
     return events_write_rows(

@@ -18,7 +18,13 @@ from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from customers.audit.events import Actor, actor_fields, events_write_by_data, field_label
+from customers.audit.events import (
+    Actor,
+    actor_fields,
+    customers_consent_changed_events,
+    customers_updated_events,
+    field_label,
+)
 from customers.db.bulk import (
     IdIn,
     Selection,
@@ -287,11 +293,9 @@ def _fields(
     # Customers left out already hold the flags' values and a consent no higher than asked.
     changed = set(updated).union(also_bump, *lowered.values())
     versions_bump(sorted(changed), **values)
-    events_write_by_data(actor=actor, kind=EventKind.UPDATED, data_by_customer=updated)
+    customers_updated_events(actor=actor, data_by_customer=updated)
     for data_by_customer in lowered.values():
-        events_write_by_data(
-            actor=actor, kind=EventKind.CONSENT_CHANGED, data_by_customer=data_by_customer
-        )
+        customers_consent_changed_events(actor=actor, data_by_customer=data_by_customer)
 
 
 def _flag_events(ids: list[int], rows: dict, flags: dict, result: MassUpdateResult) -> dict:
