@@ -17,8 +17,10 @@ writes nothing: every row of a batch is checked before anything of it is written
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from django.db import IntegrityError, connection, transaction
@@ -113,6 +115,13 @@ BATCH_SIZE = 2000
 # SQLite import's time, and once a second made the clerk wait 1.2 s.
 SQLITE_WRITER_GAP = 0.1
 SQLITE_WRITER_EVERY = 0.4
+
+# The garbage collector's thresholds while a file is imported. A batch allocates hundreds of
+# thousands of short-lived objects (cells, rows, model instances, event payloads), none of them
+# in a reference cycle: at Python's default (700 allocations) the collector ran a thousand times
+# per 20,000 rows, and its full passes over Django's own objects took a quarter of the main
+# process's CPU. Memory stays as flat with these: there is nothing cyclic for it to find.
+GC_THRESHOLDS = (50_000, 20, 10)
 
 FILE_NO_ROWS = _("The file has a header but no customer rows.")
 CONFLICT = _(
@@ -220,24 +229,37 @@ def customers_import(
     result = ImportResult(file=filename, dry_run=dry_run, all_or_nothing=all_or_nothing)
     run = Run(actor=actor, result=result, strategy=matching_strategy())
     file = source_open(source)
-    try:
-        header, columns = header_read(file, result, mapping)
-        if columns.secret:
-            # A password is never stored nor echoed, not even in the rejected-rows file.
-            on_row = _without(on_row, columns.secret)
-        raw = file.batches(header.delimiter, batch_size)
-        batches = batches_normalise(raw, spec_build(columns), workers)
-        report = _reporter(result, on_row)
-        progress = _Between(on_progress, should_stop)
-        if dry_run and per_batch:
-            _check_batch_by_batch(batches, run, file, report, progress)
-        elif dry_run or all_or_nothing:
-            _apply_in_one_transaction(batches, run, file, report, progress)
-        else:
-            _apply_batch_by_batch(batches, run, file, report, progress)
-    finally:
-        file.close()
+    # Before the worker processes fork: they inherit the thresholds.
+    with _collector_relaxed():
+        try:
+            header, columns = header_read(file, result, mapping)
+            if columns.secret:
+                # A password is never stored nor echoed, not even in the rejected-rows file.
+                on_row = _without(on_row, columns.secret)
+            raw = file.batches(header.delimiter, batch_size)
+            batches = batches_normalise(raw, spec_build(columns), workers)
+            report = _reporter(result, on_row)
+            progress = _Between(on_progress, should_stop)
+            if dry_run and per_batch:
+                _check_batch_by_batch(batches, run, file, report, progress)
+            elif dry_run or all_or_nothing:
+                _apply_in_one_transaction(batches, run, file, report, progress)
+            else:
+                _apply_batch_by_batch(batches, run, file, report, progress)
+        finally:
+            file.close()
     return result
+
+
+@contextlib.contextmanager
+def _collector_relaxed() -> Iterator[None]:
+    """Collect garbage less often while the import runs (see GC_THRESHOLDS)."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def header_read(
