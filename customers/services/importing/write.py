@@ -119,14 +119,25 @@ def tags_link(order: list[CustomerChange], tag_index: dict[str, int]) -> None:
     }
     for name, tag in tags_create(names=missing.values()).items():
         tag_index[name.lower()] = tag.pk
-    links = [(c.customer.pk, tag_index[tag.lower()]) for c in order for tag in c.new_tags]
-    if links:
-        rows_insert(
-            model=TaggedCustomer,
-            fields=("content_object_id", "tag_id"),
-            rows=links,
-            ignore_conflicts=True,
-        )
+    # A new customer's links are new (no other writer knows its id yet): on PostgreSQL they
+    # are COPYed, not unnested; a stored customer's may meet a link another writer added.
+    for created in (True, False):
+        links = [
+            (c.customer.pk, tag_index[tag.lower()])
+            for c in order
+            if c.created is created
+            for tag in c.new_tags
+        ]
+        if created:
+            # "Straße" and "STRASSE" differ in lower case but are one tag (tags fold case).
+            links = list(dict.fromkeys(links))
+        if links:
+            rows_insert(
+                model=TaggedCustomer,
+                fields=("content_object_id", "tag_id"),
+                rows=links,
+                ignore_conflicts=not created,
+            )
 
 
 def notes_insert(order: list[CustomerChange], run: Run) -> None:
