@@ -320,9 +320,10 @@ def main() -> None:
         action="store_true",
         help="SQLite: the floor in multi-row INSERTs (as rows_insert writes), not executemany",
     )
+    parser.add_argument("--db", default="bench_schema_upkeep", help="the database's name")
     parser.add_argument("--no-pieces", action="store_true", help="the floor with everything only")
     args = parser.parse_args()
-    setup_django("bench_schema_upkeep")
+    setup_django(args.db)
     from django.db import connection
 
     from tests.benchmarks import bench_import
