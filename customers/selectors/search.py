@@ -8,18 +8,24 @@ Three routes, cheapest first, each served by an index whatever the size of the t
    username and ten customers' last name; usernames are found by the words route.)
 2. Words: every word must appear, anywhere and in any case, in the first name, last name, email,
    company or username (the admin's ``icontains`` semantics, one field per word or several).
-   PostgreSQL reads a pg_trgm GIN index on the lower-cased fields joined by spaces; SQLite an
-   FTS5 table with the trigram tokenizer over the same fields (migration 0009). A word shorter
-   than three characters has no trigram: it is matched by a scan, narrowed by the other words.
+   Both databases read a table beside the customers, ``customers_customer_search``, kept by
+   triggers (migration 0013): on PostgreSQL the fields lower-cased and joined by spaces under a
+   pg_trgm GIN index, on SQLite an FTS5 table with the trigram tokenizer over the same fields. A
+   word shorter than three characters has no trigram: it is matched by a scan, narrowed by the
+   other words.
 3. Part of a phone number (its digits): a ``LIKE`` on the phone column, which is short.
 
-Why FTS5 with triggers on SQLite rather than a prefix search: the prefix search would change what
-staff find ("mith" no longer finds Smith) on one database only. The FTS table is kept in sync by
-triggers because customers are written by raw set-based SQL (``rows_insert``, ``QuerySet.update``
-in the bulk services, the merge and erasure statements) that no ``save()`` or signal sees: a
-trigger is the one hook every write path goes through, erasure included (the erased name leaves
-the index in the same statement). ``search_index_missing`` names what a later migration that
-rebuilds the table on SQLite would lose; a test keeps it empty.
+Why a table beside the customers, kept by triggers: customers are written by raw set-based SQL
+(``rows_insert``, ``QuerySet.update`` in the bulk services, the merge and erasure statements)
+that no ``save()`` or signal sees: a trigger is the one hook every write path goes through,
+erasure included (the erased name leaves the index in the same statement). Beside the customer
+table, not on it, because an UPDATE that is not HOT writes an entry in every index of its table:
+a bulk group, archive or version write (indexed columns, never HOT) would write some thirty
+trigram entries per customer into a GIN index on the customer table; the side table is only
+written when a searched field changes. Why FTS5 on SQLite rather than a prefix search: the
+prefix search would change what staff find ("mith" no longer finds Smith) on one database only.
+``search_index_missing`` names what a later migration that rebuilds the customer table on
+SQLite would lose (its triggers); a test keeps it empty.
 """
 
 from __future__ import annotations
@@ -40,16 +46,21 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _IDENTIFIER = re.compile(r"[\w.:/-]{1,64}")
 
 SEARCHED_FIELDS = ("first_name", "last_name", "email", "company", "username")
-# The FTS5 table (SQLite) and its triggers, created by migration 0009.
-FTS_TABLE = "customers_customer_search"
-FTS_TRIGGERS = (f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad", f"{FTS_TABLE}_au")
-# The pg_trgm GIN index (PostgreSQL), on exactly the expression ``SearchText`` compiles to.
+# The search table beside the customers (FTS5 on SQLite, a plain table on PostgreSQL) and the
+# triggers on customers_customer that keep it (migrations 0011 and 0013).
+SEARCH_TABLE = "customers_customer_search"
+FTS_TABLE = SEARCH_TABLE  # the SQLite name benchmarks and tests know it by
+SEARCH_TRIGGERS = {
+    "sqlite": tuple(f"{SEARCH_TABLE}_{kind}" for kind in ("ai", "ad", "au")),
+    "postgresql": tuple(f"{SEARCH_TABLE}_{kind}" for kind in ("ai", "ad", "au", "at")),
+}
+# The pg_trgm GIN index (PostgreSQL) on the search table's text.
 TRGM_INDEX = "customer_search_trgm"
 TRIGRAM = 3
 
 
 class SearchText(Func):
-    """The searched fields, lower-cased and joined by spaces (the GIN index's expression).
+    """The searched fields, lower-cased and joined by spaces (the search table's text).
 
     A word holds no space, so it is found in the joined text exactly when it is in one field.
     """
@@ -139,6 +150,8 @@ def customers_matching_words(queryset: QuerySet, words: list[str]) -> QuerySet:
     """Customers in whose searched fields every word appears (in any case)."""
     if not words:
         return queryset
+    if connection.vendor == "postgresql":
+        return queryset.filter(pk__in=_trigram_match(words))
     long_words = [word for word in words if len(word) >= TRIGRAM]
     short_words = [word for word in words if len(word) < TRIGRAM]
     if connection.vendor == "sqlite" and long_words:
@@ -158,22 +171,34 @@ def _fts_match(words: list[str]) -> RawSQL:
     return RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [query])
 
 
+def _trigram_match(words: list[str]) -> RawSQL:
+    """The customer ids whose search text holds every word (PostgreSQL: the GIN index)."""
+    conditions = " AND ".join(["text LIKE %s"] * len(words))
+    patterns = [f"%{connection.ops.prep_for_like_query(word.lower())}%" for word in words]
+    return RawSQL(f"SELECT customer_id FROM {SEARCH_TABLE} WHERE {conditions}", patterns)
+
+
 def search_index_missing() -> list[str]:
     """Name the parts of the search index this database lacks (none once migrated).
 
     On SQLite, a migration that rebuilds the customer table (how SQLite alters a column)
-    drops its triggers: the FTS table would then silently fall behind.
+    drops its triggers: the search table would then silently fall behind.
     """
+    vendor = connection.vendor
+    if vendor not in SEARCH_TRIGGERS:
+        return []
+    wanted = (SEARCH_TABLE, *SEARCH_TRIGGERS[vendor])
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
+        if vendor == "sqlite":
             cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
-            wanted = (FTS_TABLE, *FTS_TRIGGERS)
-        elif connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customer'"
-            )
-            wanted = (TRGM_INDEX,)
         else:
-            return []
+            wanted = (*wanted, TRGM_INDEX)
+            cursor.execute(
+                "SELECT tablename FROM pg_tables WHERE tablename = %s "
+                "UNION ALL SELECT indexname FROM pg_indexes WHERE tablename = %s "
+                "UNION ALL SELECT tgname FROM pg_trigger "
+                "WHERE tgrelid = 'customers_customer'::regclass AND NOT tgisinternal",
+                [SEARCH_TABLE, SEARCH_TABLE],
+            )
         present = {row[0] for row in cursor.fetchall()}
     return [name for name in wanted if name not in present]

@@ -26,7 +26,13 @@ from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Lower, Trim
 
-from customers.db.bulk import IdIn, customers_with_ids, id_batches, insert_from_select
+from customers.db.bulk import (
+    IdIn,
+    customers_with_ids,
+    id_batches,
+    insert_from_select,
+    insert_from_select_returning,
+)
 from customers.models import NOT_LIVE, Customer, DuplicateKey, DuplicateKeyGroup
 from customers.selectors.duplicates import ADDRESS, EMAIL, PHONE, keyed_addresses
 
@@ -60,17 +66,37 @@ def _key_sources(batch: list[int] | None) -> list[tuple[str, object]]:
     ]
 
 
-def _keys_insert(batch: list[int] | None) -> None:
-    """Give the batch's customers their keys: the groups first (if new), then the holders."""
+def _keys_insert(batch: list[int] | None) -> list[int]:
+    """Give the batch's customers their keys: the groups first (if new), then the holders.
+
+    Return the groups created here. A new group is written with its size (the batch's customers
+    holding the key are all its holders), so only groups that existed need counting again: an
+    import of new customers, whose keys are nearly all new, counts nothing and rewrites no group
+    row (on PostgreSQL a size change is never HOT: a partial index reads ``size``).
+    """
+    created: list[int] = []
     for kind, source in _key_sources(batch):
-        groups = source.annotate(kind=Value(kind), size=Value(0)).values_list("kind", "key", "size")
-        insert_from_select(
-            DuplicateKeyGroup, ["kind", "key", "size"], groups.distinct(), ignore_conflicts=True
+        groups = (
+            source.order_by()
+            .values("key")
+            .annotate(kind=Value(kind), size=Count("owner", distinct=True))
+            .values_list("kind", "key", "size")
+        )
+        created.extend(
+            pk
+            for (pk,) in insert_from_select_returning(
+                DuplicateKeyGroup,
+                ["kind", "key", "size"],
+                groups,
+                returning=["id"],
+                ignore_conflicts=True,
+            )
         )
         group = DuplicateKeyGroup.objects.filter(kind=kind, key=OuterRef("key")).values("pk")
         # DISTINCT: one customer's two identical addresses are one key.
         holders = source.annotate(key_group=Subquery(group[:1])).values_list("owner", "key_group")
         insert_from_select(DuplicateKey, ["customer", "group"], holders.distinct())
+    return created
 
 
 def _holders_in(batch: list[int]):
@@ -119,9 +145,9 @@ def duplicate_keys_refresh(*, customer_ids: Iterable[int]) -> int:
     _keys_take_turns()
     for batch in id_batches(ids):
         old = _forget(batch)
-        _keys_insert(batch)
-        new = list(_holders_in(batch).values_list("group_id", flat=True).distinct())
-        _sizes_count([*old, *new])
+        created = set(_keys_insert(batch))
+        new = _holders_in(batch).values_list("group_id", flat=True).distinct()
+        _sizes_count({*old, *new} - created)
         _empty_groups_delete(old)
     return len(ids)
 
@@ -149,14 +175,6 @@ def rebuild_duplicate_keys() -> int:
     DuplicateKey.objects.all()._raw_delete(DuplicateKey.objects.db)
     DuplicateKeyGroup.objects.all()._raw_delete(DuplicateKeyGroup.objects.db)
     # Whole-table statements: per batch, counting the sizes again cost minutes at 200,000.
+    # Every group is new in an empty table: each is written with its size.
     _keys_insert(None)
-    holders = (
-        DuplicateKey.objects.filter(group_id=OuterRef("pk"))
-        .order_by()
-        .values("group_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    DuplicateKeyGroup.objects.update(size=Coalesce(Subquery(holders), Value(0)))
-    DuplicateKeyGroup.objects.filter(size=0)._raw_delete(DuplicateKeyGroup.objects.db)
     return Customer.objects.count()
