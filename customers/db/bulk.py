@@ -166,16 +166,26 @@ def insert_from_select_returning(
 def delete_returning(queryset: QuerySet, *, returning: Sequence[str]) -> list[tuple]:
     """Delete the rows of a plain queryset (no cascade, no signals); return their ``returning``.
 
-    For link rows nothing points to: one statement instead of a read and a delete.
+    For link rows nothing points to: one statement instead of a read and a delete. A
+    condition on the table's own columns is written straight into the DELETE: as
+    ``pk IN (SELECT ...)`` PostgreSQL joins the table to itself, and with statistics taken
+    before the rows were inserted (links added earlier in the same minute) it chose a nested
+    loop over two sequential scans: 12 minutes for 10,000 links of 100,000.
     """
     model = queryset.model
     quote = connection.ops.quote_name
-    pk = quote(model._meta.pk.column)
-    select, params = queryset.order_by().values("pk").query.sql_with_params()
     back = ", ".join(quote(model._meta.get_field(name).column) for name in returning)
     table = quote(model._meta.db_table)
+    query = queryset.order_by().query
+    compiler = query.get_compiler(connection=connection)
+    where, params = compiler.compile(query.where)
+    joined = [alias for alias, refs in query.alias_refcount.items() if refs]
+    if len(joined) > 1:  # a condition through a join: keep it in a subquery
+        pk = quote(model._meta.pk.column)
+        select, params = queryset.order_by().values("pk").query.sql_with_params()
+        where = f"{pk} IN ({select})"
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({select}) RETURNING {back}", params)
+        cursor.execute(f"DELETE FROM {table} WHERE {where} RETURNING {back}", params)
         return cursor.fetchall()
 
 

@@ -190,12 +190,22 @@ def mass_update_line(*, count: int, group) -> None:
     timed(f"mass update of all {count}: 5 changes", lambda: run(five))
 
 
+def _database_name() -> str:
+    """The benchmark's throwaway database, named after DATABASE_URL's own (``bulk4`` gives
+    ``bench_bulk_actions_bulk4``): runs from two checkouts on one server then never drop each
+    other's database mid-run."""
+    import os
+
+    own = os.environ.get("DATABASE_URL", "").rpartition("/")[2]
+    return f"bench_bulk_actions_{own}" if own and "." not in own else "bench_bulk_actions"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--selected", type=int, default=10_000)
     args = parser.parse_args()
-    setup_django("bench_bulk_actions")
+    setup_django(_database_name())
 
     from django.conf import settings
 
