@@ -200,3 +200,31 @@ def test_sort_by_orders_walks_one_index(admin_client, customers, monkeypatch):
     found = plan(sql)
     assert "customer_orders_listed_idx" in found
     assert "TEMP B-TREE" not in found
+
+
+# --- a segment's list ---------------------------------------------------------------------------
+
+
+def test_a_segment_reads_the_list_of_segments_once_whatever_it_holds(
+    admin_client, admin_user, customers
+):
+    from customers.services.segments import segment_create
+
+    vip = segment_create(
+        actor=admin_user, name="VIP buyers", conditions={"tag_any": "VIP", "order_count_min": "2"}
+    )
+    queries = []
+    for extra in (0, 5):
+        for n in range(extra):
+            segment_create(actor=admin_user, name=f"Other {n}", conditions={"q": "m1"})
+        with CaptureQueriesContext(connection) as ctx:
+            response = admin_client.get(LIST_URL, {"segment": vip.pk, "per_page": 10})
+        assert response.status_code == 200
+        shown = [customer.email for customer in response.context["cl"].result_list]
+        reads = [q["sql"] for q in ctx.captured_queries if 'FROM "customers_segment"' in q["sql"]]
+        # The segment asked for, and the segments' names once (the conditions' description).
+        assert len(reads) == 2
+        queries.append(len(ctx.captured_queries))
+    assert queries[0] == queries[1]
+    vips = Customer.objects.listed_by_default().with_tag(Tag.objects.get(name="VIP").pk)
+    assert shown == listed("-created_at", "-pk", pk__in=vips.filter(order_count__gte=2))[:10]
