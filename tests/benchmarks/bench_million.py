@@ -365,10 +365,14 @@ def project_pages(bench: Bench) -> None:
     page("search a channel id", f"{URL}?q=gid-{(n // 20) * 10}")
     page("filter orders 2-5", f"{URL}?orders=2-5")
     page("filter orders 2-5, 500 rows", f"{URL}?orders=2-5&per_page=500")
+    page("filter at least 4 orders (narrower)", f"{URL}?order_count_min=4")
+    page("filter at least 50 orders (nobody)", f"{URL}?order_count_min=50")
     page("filter tag", f"{URL}?tag=VIP")
     page("filter possible duplicates", f"{URL}?duplicates=yes")
     page("sort by total spent", f"{URL}?o=-7")
     page("sort by orders", f"{URL}?o=-6")
+    page(f"sort by orders, page {deep:,} by number", f"{URL}?o=-6&p={deep}")
+    page(f"filter orders 2-5, page {deep // 10:,} by number", f"{URL}?orders=2-5&p={deep // 10}")
 
 
 def anchor_pages(bench: Bench) -> None:
