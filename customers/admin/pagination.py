@@ -155,22 +155,20 @@ def offset_rows(queryset: QuerySet, offset: int, size: int) -> QuerySet:
 # rows, a closed range a sixty-fourth, whatever they hold. "2 to 5 orders" (a quarter of a
 # million customers) then reads every one of them through the order-count index and sorts them
 # for one page, while "at least 50 orders" (nobody) walks the whole list in its order looking
-# for a first match. The capped count has just told how many rows match, so the page query says
-# it to the planner: many (over the cap) -> walk the sort's index and test each row, which finds
+# for a first match. The capped count has just told how many rows match, so the page query is
+# written for it: many (over the cap) -> walk the sort's index and test each row, which finds
 # a page within a few thousand rows; few -> read them through the conditions' own index and
 # sort those few. PostgreSQL keeps statistics and plans this itself.
 
 
-class _Hinted(Expression):
-    """A condition with SQLite's hint: ``+(condition)`` serves no index (many rows match), and
-    ``likelihood(condition, 0.0625)`` says few match, so its index is worth reading."""
+class _Unindexed(Expression):
+    """``+(condition)``: SQLite serves it from no index, so the sort's index drives the read."""
 
     output_field = BooleanField()
 
-    def __init__(self, condition, *, many: bool):
+    def __init__(self, condition):
         super().__init__()
         self.condition = condition
-        self.many = many
 
     def get_source_expressions(self):
         return [self.condition]
@@ -180,29 +178,39 @@ class _Hinted(Expression):
 
     def as_sql(self, compiler, connection):
         sql, params = compiler.compile(self.condition)
-        if self.many:
-            return f"+({sql})", params
-        return f"likelihood({sql}, 0.0625)", params
+        return f"+({sql})", params
 
 
 def planner_hinted(queryset: QuerySet, counted: ListCount) -> QuerySet:
-    """The page's queryset with each condition hinted as matching many or few rows (SQLite).
+    """The page's queryset planned for how many rows match (SQLite).
 
-    A condition on the sort's first column is left alone: its index serves the range and the
-    order at once.
+    Many: every condition but one on the sort's first column (whose index serves the range and
+    the order at once) is kept from the indexes. Few: the matching ids are read in a subquery
+    with no ORDER BY, where the conditions' own index is the only good plan, and only they
+    are sorted.
     """
     if connection.vendor != "sqlite" or queryset.query.is_empty():
         return queryset
+    if counted.exact:
+        return _ids_first(queryset)
     leading = _leading_column(queryset)
     hinted = queryset._chain()
     children = [
-        child
-        if _on_column(child, leading, hinted.query.get_initial_alias())
-        else _Hinted(child, many=not counted.exact)
+        child if _on_column(child, leading, hinted.query.get_initial_alias()) else _Unindexed(child)
         for child in _conjuncts(hinted.query.where)
     ]
     hinted.query.where = WhereNode(children, AND)
     return hinted
+
+
+def _ids_first(queryset: QuerySet) -> QuerySet:
+    query = queryset.query
+    if query.annotations or query.distinct or query.is_sliced:
+        return queryset
+    rows = queryset.model._default_manager.filter(pk__in=queryset.values("pk"))
+    rows.query.select_related = query.select_related
+    rows = rows.prefetch_related(*queryset._prefetch_related_lookups)
+    return rows.order_by(*query.order_by) if query.order_by else rows
 
 
 def _conjuncts(node) -> list:

@@ -99,12 +99,14 @@ def test_a_page_past_the_first_skips_ids_in_a_subquery_and_reads_only_its_rows(
 
 
 @SQLITE_ONLY
-def test_the_skipped_rows_are_index_entries_not_table_rows(admin_client, customers):
+def test_the_skipped_rows_are_index_entries_not_table_rows(admin_client, customers, monkeypatch):
+    monkeypatch.setattr(pagination, "COUNT_CAP", 10)  # the whole list, as at a million
     _rows, sql = page_emails(admin_client, per_page=10, p=3)
     assert "USING COVERING INDEX customer_listed_idx" in plan(sql)
 
 
-def test_the_first_page_is_a_plain_read(admin_client, customers):
+def test_the_first_page_is_a_plain_read(admin_client, customers, monkeypatch):
+    monkeypatch.setattr(pagination, "COUNT_CAP", 10)
     _rows, sql = page_emails(admin_client, per_page=10)
     assert "OFFSET" not in sql and "IN (SELECT" not in sql
 
@@ -175,7 +177,7 @@ def test_few_matching_rows_are_read_through_their_own_index(admin_client, custom
     # and walk the whole list to find its five customers; the exact count says they are few.
     rows, sql = page_emails(admin_client, per_page=10, order_count_min=7)
     assert rows == listed("-created_at", "-pk", order_count__gte=7)
-    assert "likelihood(" in sql
+    assert '"customers_customer"."id" IN (SELECT' in sql
     assert "USING INDEX customer_orders_listed_idx (order_count>?)" in plan(sql)
 
 
