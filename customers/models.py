@@ -393,7 +393,8 @@ class Customer(models.Model):
             # Sort by orders, ties in the default order, and an order-count range sorted by
             # orders: one index walk, no sort of a quarter of the table.
             models.Index(
-                fields=["order_count", "created_at", "id"], name="customer_orders_listed_idx"
+                fields=["order_count", "created_at", "id", "status"],
+                name="customer_orders_listed_idx",
             ),
         ]
         permissions = [

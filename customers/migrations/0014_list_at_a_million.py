@@ -1,6 +1,6 @@
 # The customer list at a million rows: a page far down by number skips entries of one index
 # (created_at, id, status) instead of rows, and "sort by orders" walks (order_count, created_at,
-# id) instead of sorting every customer with the most orders. AddIndex only: altering a field
+# id, status) instead of sorting every customer with the most orders, its deep pages included. AddIndex only: altering a field
 # would make SQLite rebuild the table and drop the search triggers.
 
 from django.db import migrations, models
@@ -19,7 +19,8 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="customer",
             index=models.Index(
-                fields=["order_count", "created_at", "id"], name="customer_orders_listed_idx"
+                fields=["order_count", "created_at", "id", "status"],
+                name="customer_orders_listed_idx",
             ),
         ),
     ]

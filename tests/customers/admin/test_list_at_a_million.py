@@ -178,7 +178,7 @@ def test_few_matching_rows_are_read_through_their_own_index(admin_client, custom
     rows, sql = page_emails(admin_client, per_page=10, order_count_min=7)
     assert rows == listed("-created_at", "-pk", order_count__gte=7)
     assert '"customers_customer"."id" IN (SELECT' in sql
-    assert "USING INDEX customer_orders_listed_idx (order_count>?)" in plan(sql)
+    assert "INDEX customer_orders_listed_idx (order_count>?)" in plan(sql)
 
 
 @SQLITE_ONLY
