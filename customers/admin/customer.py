@@ -52,6 +52,7 @@ from customers.admin.pagination import (
     cursor_encode,
     keyset_page,
     list_count,
+    planner_hinted,
     sort_keys,
 )
 from customers.admin.privacy import (
@@ -114,7 +115,10 @@ class CustomerChangeList(ChangeList):
         if raw.isdigit() and int(raw) in PAGE_SIZES:
             self.list_per_page = int(raw)
         self.counted = list_count(self.queryset)
-        paginator = CustomerPaginator(self.queryset, self.list_per_page, counted=self.counted)
+        # Only the rows shown are read with the hint; select all and the actions keep the plain
+        # queryset (the same rows).
+        self.listed = planner_hinted(self.queryset, self.counted)
+        paginator = CustomerPaginator(self.listed, self.list_per_page, counted=self.counted)
         self.paginator = paginator
         self.result_count = paginator.count
         # The total without filters would be a COUNT(*) of the whole table on every view.
@@ -129,7 +133,7 @@ class CustomerChangeList(ChangeList):
         if self.sort_keys is not None and self._cursor_results(request):
             return
         if (self.show_all and self.can_show_all) or not self.multi_page:
-            self.result_list = self.queryset._clone()
+            self.result_list = self.listed._clone()
             return
         try:
             self.result_list = list(paginator.page(self.page_num).object_list)
@@ -150,7 +154,7 @@ class CustomerChangeList(ChangeList):
         if values is None:
             return False  # none, or one of another sort (a stale link): the first page
         page = keyset_page(
-            self.queryset, self.sort_keys, values, forward=forward, size=self.list_per_page
+            self.listed, self.sort_keys, values, forward=forward, size=self.list_per_page
         )
         self.result_list = page.rows
         # Back before the first row: the first page, whose numbers are shown again.

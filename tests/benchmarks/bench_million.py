@@ -42,11 +42,11 @@ DEEP_PAGE = 5000
 # --- the database -------------------------------------------------------------------------------
 
 
-def _setup(count: int, reuse: bool) -> bool:
+def _setup(count: int, reuse: bool, name: str = "") -> bool:
     """Point Django at the benchmark database; return True when it already holds the data."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.benchmarks.anchor.settings"
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
-    name = f"bench_million_{count}"
+    name = name or f"bench_million_{count}"
     url = os.environ.get("DATABASE_URL", "")
     if not reuse:
         from tests.benchmarks._setup import setup_django
@@ -238,12 +238,15 @@ class Bench:
     count: int
     repeat: int
     lines: list[tuple[str, float, float, int | None]] = field(default_factory=list)
+    only: str = ""
 
     def timed(self, label: str, function: Callable[[], object]) -> float:
         """Call ``function`` ``repeat`` times; record its median, worst time and query count."""
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
+        if self.only and self.only not in label:
+            return 0.0
         times, sql_times = [], []
         for _ in range(self.repeat):
             with CaptureQueriesContext(connection) as ctx:
@@ -362,10 +365,14 @@ def project_pages(bench: Bench) -> None:
     page("search a channel id", f"{URL}?q=gid-{(n // 20) * 10}")
     page("filter orders 2-5", f"{URL}?orders=2-5")
     page("filter orders 2-5, 500 rows", f"{URL}?orders=2-5&per_page=500")
+    page("filter at least 4 orders (narrower)", f"{URL}?order_count_min=4")
+    page("filter at least 50 orders (nobody)", f"{URL}?order_count_min=50")
     page("filter tag", f"{URL}?tag=VIP")
     page("filter possible duplicates", f"{URL}?duplicates=yes")
     page("sort by total spent", f"{URL}?o=-7")
     page("sort by orders", f"{URL}?o=-6")
+    page(f"sort by orders, page {deep:,} by number", f"{URL}?o=-6&p={deep}")
+    page(f"filter orders 2-5, page {deep // 10:,} by number", f"{URL}?orders=2-5&p={deep // 10}")
 
 
 def anchor_pages(bench: Bench) -> None:
@@ -384,8 +391,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="keep and reuse the database")
     parser.add_argument("--bulk", action="store_true", help="also time bulk actions (they write)")
+    parser.add_argument(
+        "--name", default="", help="the database's name (default bench_million_N): one per worktree"
+    )
+    parser.add_argument("--only", default="", help="time only the lines whose label holds this")
     args = parser.parse_args()
-    ready = _setup(args.customers, args.reuse)
+    ready = _setup(args.customers, args.reuse, args.name)
 
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -409,7 +420,9 @@ def main() -> None:
     user, _ = get_user_model().objects.get_or_create(
         username="bench", defaults={"is_staff": True, "is_superuser": True}
     )
-    bench = Bench(client=staff_client(user), count=args.customers, repeat=args.repeat)
+    bench = Bench(
+        client=staff_client(user), count=args.customers, repeat=args.repeat, only=args.only
+    )
     print(
         f"{connection.vendor}, {args.customers:,} customers, median of {args.repeat} "
         f"(load average {os.getloadavg()[0]:.2f}):"
