@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0012_shopify_id_index_not_odd_emails"),
+        ("customers", "0013_cheaper_search_upkeep"),
     ]
 
     operations = [
