@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.views.main import PAGE_VAR
-from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from customers.admin.pagination import CURSOR_PARAMS
@@ -22,6 +21,7 @@ from customers.selectors.filtersets import (
     conditions_phrases,
     customer_filterset,
 )
+from customers.selectors.tags import tags_for_sidebar
 
 
 def carried_parameters(params, own: set[str]) -> list[tuple[str, str]]:
@@ -76,12 +76,7 @@ class TagFilter(RendersFilterSet, admin.SimpleListFilter):
     SHOWN = 30
 
     def lookups(self, request, model_admin):
-        most_used = (
-            Tag.objects.annotate(uses=Count("customer_links"))
-            .order_by("-uses", "name", "pk")
-            .values_list("pk", "name")[: self.SHOWN]
-        )
-        found = [(str(pk), name) for pk, name in most_used]
+        found = [(str(pk), name) for pk, name in tags_for_sidebar(shown=self.SHOWN)]
         selected = self._selected()
         if selected is not None and str(selected.pk) not in dict(found):
             found.append((self.value(), selected.name))
