@@ -15,9 +15,8 @@ def _link(customers, tag, count):
 
 def test_few_tags_are_all_listed_by_name_without_counting_their_links(db, make_customer):
     customers = [make_customer(email=f"s{i}@example.com") for i in range(3)]
-    zebra, apple = Tag.objects.create(name="zebra", slug="zebra"), Tag.objects.create(
-        name="apple", slug="apple"
-    )
+    zebra = Tag.objects.create(name="zebra", slug="zebra")
+    Tag.objects.create(name="apple", slug="apple")
     _link(customers, zebra, 3)
     with CaptureQueriesContext(connection) as queries:
         listed = tags_for_sidebar(shown=2)
