@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -45,3 +47,15 @@ def test_reset_empties_merges_orders_events_and_keys_in_the_same_statements_at_a
     assert counts[0] == counts[1]
     call_command("seed_demo", customers=10, reset=True)
     assert Customer.objects.count() == 14
+
+
+def test_the_statements_kept_with_debug_on_do_not_grow_with_the_count(monkeypatch):
+    # Django keeps the last 9,000 statements with DEBUG on; a chunk's INSERTs are hundreds of
+    # kilobytes each at the real chunk size, so the seed must not keep them all.
+    monkeypatch.setattr("customers.management.commands.seed_demo.SEED_CHUNK", 5)
+    kept = []
+    for size in (10, 40):
+        call_command("seed_demo", customers=size, reset=True, stdout=io.StringIO())
+        assert Customer.objects.count() == size + 4
+        kept.append(len(connection.queries))
+    assert kept[0] == kept[1] > 0
