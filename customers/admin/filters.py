@@ -16,10 +16,10 @@ from customers.admin.pagination import CURSOR_PARAMS
 from customers.models import Status, Tag
 from customers.selectors.filtersets import (
     SEARCH,
+    CustomerFilterSet,
     condition_parameters,
-    conditions_from_query,
-    conditions_phrases,
-    customer_filterset,
+    filterset_phrases,
+    request_filterset,
 )
 from customers.selectors.tags import tags_for_sidebar
 
@@ -106,7 +106,7 @@ class PreviousTotalSpentFilter(RendersFilterSet, admin.SimpleListFilter):
     parameter_name = "previous_spent"
 
     def lookups(self, request, model_admin):
-        return customer_filterset({}).filters[self.parameter_name].extra["choices"]
+        return CustomerFilterSet.base_filters[self.parameter_name].extra["choices"]
 
 
 class OrderCountFilter(RendersFilterSet, admin.SimpleListFilter):
@@ -116,7 +116,7 @@ class OrderCountFilter(RendersFilterSet, admin.SimpleListFilter):
     parameter_name = "orders"
 
     def lookups(self, request, model_admin):
-        return customer_filterset({}).filters[self.parameter_name].extra["choices"]
+        return CustomerFilterSet.base_filters[self.parameter_name].extra["choices"]
 
 
 class ErasureRequestedFilter(RendersFilterSet, admin.SimpleListFilter):
@@ -183,17 +183,17 @@ class ConditionsFilter(RendersFilterSet, admin.ListFilter):
         for name in self.expected_parameters():
             if name in params:
                 self.used_parameters[name] = params.pop(name)
-        filterset = customer_filterset(conditions_from_query(request.GET), request=request)
-        self.form = filterset.form
+        # The page's one FilterSet: the rows, this form and its words read the same conditions.
+        self.filterset = request_filterset(request)
+        self.form = self.filterset.form
         mine = set(self.expected_parameters())
-        shown = {
-            filter_name for param, filter_name in condition_parameters().items() if param in mine
-        }
+        parameters = condition_parameters()
+        shown = {filter_name for param, filter_name in parameters.items() if param in mine}
         self.fields = [self.form[name] for name in self.form.fields if name in shown]
         self.carried = carried_parameters(
             ((key, value) for key, values in request.GET.lists() for value in values), mine
         )
-        self.conditions = {key: request.GET.getlist(key) for key in self.used_parameters}
+        self.used_filters = {parameters[key] for key in self.used_parameters}
 
     def expected_parameters(self):
         return [name for name in condition_parameters() if name not in RENDERED]
@@ -203,5 +203,5 @@ class ConditionsFilter(RendersFilterSet, admin.ListFilter):
 
     def choices(self, changelist):
         """The active conditions in words (the confirmation pages list them)."""
-        for _name, phrase in conditions_phrases(self.conditions):
+        for _name, phrase in filterset_phrases(self.filterset, self.used_filters):
             yield {"selected": True, "query_string": "", "display": phrase}

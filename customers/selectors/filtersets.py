@@ -503,6 +503,37 @@ def customer_filterset(
     return CustomerFilterSet(_querydict(conditions), queryset=base, request=request)
 
 
+REQUEST_FILTERSET = "_customer_filterset"
+
+
+def request_filterset(request) -> CustomerFilterSet:
+    """The bound FilterSet of the conditions in ``request.GET``, built once per request.
+
+    A list page reads its conditions five times (the message check, the rows, the sidebar's
+    form and its words, the choices of two quick filters); each FilterSet copies every filter
+    and builds a form of them. Built again when ``request.GET`` is replaced (the list drops the
+    conditions it cannot read). Its ``qs`` is of every customer: filter another queryset with
+    :func:`conditions_apply`.
+    """
+    kept = getattr(request, REQUEST_FILTERSET, None)
+    if kept is not None and kept[0] is request.GET:
+        return kept[1]
+    filterset = customer_filterset(conditions_from_query(request.GET), request=request)
+    setattr(request, REQUEST_FILTERSET, (request.GET, filterset))
+    return filterset
+
+
+def conditions_apply(filterset: CustomerFilterSet, queryset: QuerySet, *, without=()) -> QuerySet:
+    """``queryset`` filtered by the FilterSet's conditions, except the filters named ``without``.
+
+    The FilterSet must be valid (``conditions_errors`` empty).
+    """
+    for name, value in filterset.form.cleaned_data.items():
+        if name not in without:
+            queryset = filterset.filters[name].filter(queryset, value)
+    return queryset
+
+
 def conditions_errors(filterset: CustomerFilterSet) -> list[ValidationError]:
     """Each invalid condition as one error naming its field: "Total spent: Enter a number."."""
     errors = []
@@ -692,9 +723,15 @@ def conditions_phrases(conditions: dict) -> list[tuple[str, str]]:
     filterset = customer_filterset(conditions)
     if not filterset.is_valid():
         return []
+    return filterset_phrases(filterset)
+
+
+def filterset_phrases(filterset: CustomerFilterSet, names=None) -> list[tuple[str, str]]:
+    """The valid conditions of a bound FilterSet (only the filters ``names``, if given) in words."""
+    filterset.is_valid()
     phrases = []
     for name, value in filterset.form.cleaned_data.items():
-        if value in (None, "", [], ()):
+        if value in (None, "", [], ()) or (names is not None and name not in names):
             continue
         phrase = _phrase(filterset, name, value)
         if phrase:

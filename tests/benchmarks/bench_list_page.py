@@ -30,7 +30,10 @@ def main() -> None:
     pages = [
         ("default list, 100 rows", "/admin/customers/customer/"),
         ("10 rows", "/admin/customers/customer/?per_page=10"),
+        ("20 rows", "/admin/customers/customer/?per_page=20"),
         ("500 rows", "/admin/customers/customer/?per_page=500"),
+        # Every link of a row keeps the filters: the rows' URLs carry a query of their own.
+        ("500 rows, filtered + sorted", "/admin/customers/customer/?o=-7&status=all&per_page=500"),
         ("sorted by orders", "/admin/customers/customer/?o=6"),
         ("filter 2-5 orders + tag", "/admin/customers/customer/?orders=2-5&tag=1"),
         ("search phone 613-555-1212", "/admin/customers/customer/?q=613-555-1212"),
