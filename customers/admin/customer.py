@@ -8,6 +8,8 @@ family, each also needing the right to see customers.
 
 from __future__ import annotations
 
+import datetime
+import functools
 from functools import update_wrapper
 
 from django import forms
@@ -21,11 +23,11 @@ from django.core.paginator import InvalidPage
 from django.db.models import F
 from django.http import QueryDict
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils import dateformat, timezone
+from django.utils.formats import get_format, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from customers.admin import delete, history, import_export, import_mapping, merge, privacy
@@ -755,4 +757,14 @@ def _attach_tag_names(customers: list[Customer]) -> None:
 
 def _short_date(value) -> str:
     """A date as the list shows it: the locale's short form, the day only."""
-    return date_format(timezone.localtime(value), "SHORT_DATE_FORMAT") if value else "—"
+    if not value:
+        return "—"
+    day = timezone.localtime(value).date()
+    return _short_day(day, get_format("SHORT_DATE_FORMAT"), get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_day(day: datetime.date, form: str, language: str) -> str:
+    # A page's rows fall on a few days and a DateFormat costs 30-50 µs: two columns of 500 rows
+    # spent 30 ms on it. The format and the language are in the key, so neither goes stale.
+    return dateformat.format(day, form)

@@ -6,6 +6,7 @@ column, a link, a class or an escape that drifts fails here.
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from unittest import mock
 
@@ -13,8 +14,10 @@ import pytest
 from django.contrib.admin.templatetags.admin_list import items_for_result
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
+from customers.admin.customer import _short_date
 from customers.admin.list_rows import result_rows
 from customers.models import Customer, Status
 from customers.selectors import filtersets
@@ -143,3 +146,21 @@ def test_the_page_builds_one_filterset_and_the_same_queries_for_20_and_500_rows(
     words = [choice["display"] for choice in spec.choices(response.context["cl"])]
     assert words == [phrase for _name, phrase in conditions_phrases({"total_spent_min": "0"})]
     assert words == ["total spent at least 0"]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
+def test_the_list_dates_are_the_locales_short_dates_in_the_store_time_zone(settings, language):
+    settings.TIME_ZONE = "America/New_York"
+    moments = [
+        datetime.datetime(2026, 3, 1, 3, 30, tzinfo=datetime.UTC),  # still 28 February there
+        datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC),
+        datetime.datetime(2025, 12, 31, 23, 59, tzinfo=datetime.UTC),
+    ]
+    with translation.override(language):
+        shown = [_short_date(moment) for moment in moments]
+        expected = [
+            date_format(timezone.localtime(moment), "SHORT_DATE_FORMAT") for moment in moments
+        ]
+    assert shown == expected
+    assert shown[0] != shown[1]
+    assert _short_date(None) == "—"
