@@ -117,17 +117,15 @@ class CustomerChangeList(ChangeList):
         # The admin's search has run above.
         return conditions_apply(filterset, queryset, without={SEARCH})
 
-    def get_results(self, request):
-        self._page_results(request)
-        # The rows' tag names in one query; a prefetch built a Tag and a manager for each link.
-        self.result_list = list(self.result_list)
-        _attach_tag_names(self.result_list)
-
     def result_list_context(self) -> dict:
         """What ``admin/change_list_results.html`` shows, the rows drawn by list_rows.py."""
+        # Their tag names in one query, when the page is drawn (a selection rebuilt for a job
+        # reads no rows): a prefetch built a Tag and a tag manager for each link.
+        self.result_list = list(self.result_list)
+        _attach_tag_names(self.result_list)
         return result_list_context(self)
 
-    def _page_results(self, request) -> None:
+    def get_results(self, request):
         raw = request.GET.get(PAGE_SIZE_PARAM, "")
         if raw.isdigit() and int(raw) in PAGE_SIZES:
             self.list_per_page = int(raw)
@@ -584,7 +582,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
     @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
     def action_checkbox(self, obj):
-        # Django's renders a CheckboxInput through the form renderer, 0.3 ms a row; same HTML.
+        # Django's own renders a CheckboxInput through the form renderer, 0.3 ms a row: same HTML.
         label = format_html(gettext(ACTION_CHECKBOX_LABEL), str(obj))
         return format_html(
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',

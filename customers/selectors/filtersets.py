@@ -509,11 +509,10 @@ REQUEST_FILTERSET = "_customer_filterset"
 def request_filterset(request) -> CustomerFilterSet:
     """The bound FilterSet of the conditions in ``request.GET``, built once per request.
 
-    A list page reads its conditions five times (the message check, the rows, the sidebar's
-    form and its words, the choices of two quick filters); each FilterSet copies every filter
-    and builds a form of them. Built again when ``request.GET`` is replaced (the list drops the
-    conditions it cannot read). Its ``qs`` is of every customer: filter another queryset with
-    :func:`conditions_apply`.
+    A list page built six (the message check, the rows, the sidebar's form and its words, the
+    choices of two quick filters), each copying every filter and building a form of them.
+    Built again when ``request.GET`` is replaced (the list drops the conditions it cannot read).
+    Its ``qs`` is of every customer: filter another queryset with :func:`conditions_apply`.
     """
     kept = getattr(request, REQUEST_FILTERSET, None)
     if kept is not None and kept[0] is request.GET:
