@@ -4,14 +4,16 @@ status other than active.
 A bulk "set a group" or "archive" on PostgreSQL rewrites every selected row and, since group_id
 and status are indexed, none of those updates is HOT: each writes one entry in every index of
 the table whose condition the new row meets. Most customers have no phone or no Shopify id
-(a shop's own sign-ups, POS sales), are in no group, and are active. These four indexes served
+(a shop's own sign-ups, POS sales), are in no group, and are active (the status index now
+holds the archived, merged and erased ones). These four indexes served
 only lookups of a value (the exact search, import and channel matching, the status filter's rare
 values, the group filter, member counts, SET NULL on a group's deletion), never the empty
 value, NULL or "active", so they now hold only the rows such a lookup can find.
 
 On SQLite a partial index is read only when the query says its condition: "group_id = %s"
-implies "group_id IS NOT NULL" for its planner, but "phone = %s" does not imply "phone <> ''",
-so selectors/search.py and selectors/matching.py say it. AddIndex and RemoveIndex are plain
+implies "group_id IS NOT NULL" for its planner, and "status = %s" one of the status index's
+OR-ed equalities, but "phone = %s" does not imply "phone <> ''", so selectors/search.py and
+selectors/matching.py say it. AddIndex and RemoveIndex are plain
 CREATE / DROP INDEX. The group's own index (db_index) is dropped by name, not by AlterField:
 on SQLite AlterField rebuilds the table, which drops the search triggers of 0013.
 """
@@ -19,10 +21,15 @@ on SQLite AlterField rebuilds the table, which drops the search triggers of 0013
 import django.db.models.deletion
 from django.db import migrations, models
 
+# Each index's column and condition. The status's rare values are OR-ed equalities, not
+# "status <> 'active'": SQLite's planner then reads it for the status filter's "status = %s".
 PARTIAL = {
-    "customer_phone_idx": ("phone", ""),
-    "customer_status_idx": ("status", "active"),
-    "customer_shopify_id_idx": ("shopify_id", ""),
+    "customer_phone_idx": ("phone", ~models.Q(phone="")),
+    "customer_status_idx": (
+        "status",
+        models.Q(status="archived") | models.Q(status="merged") | models.Q(status="redacted"),
+    ),
+    "customer_shopify_id_idx": ("shopify_id", ~models.Q(shopify_id="")),
 }
 
 
@@ -63,11 +70,9 @@ class Migration(migrations.Migration):
         *(
             migrations.AddIndex(
                 model_name="customer",
-                index=models.Index(
-                    fields=[field], condition=~models.Q(**{field: skipped}), name=name
-                ),
+                index=models.Index(fields=[field], condition=condition, name=name),
             )
-            for name, (field, skipped) in PARTIAL.items()
+            for name, (field, condition) in PARTIAL.items()
         ),
         migrations.SeparateDatabaseAndState(
             database_operations=[migrations.RunPython(drop_group_index, create_group_index)],
