@@ -369,14 +369,14 @@ class Customer(models.Model):
             ),
         ]
         # Every index is rewritten by every UPDATE that is not HOT: each one here serves a query
-        # (see migration 0010_index_diet for which).
+        # (see migrations 0010_index_diet and 0016_partial_indexes for which).
         indexes = [
             # Exact email: the list's exact search, import and channel matching (email = %s).
             models.Index(fields=["email"], name="customer_email_idx"),
-            # Partial where most customers have no value (migration 0016): a bulk UPDATE writes
-            # no entry for them. A query reads one only if it also says the value is not the
-            # skipped one: SQLite's planner cannot prove "phone <> ''" from "phone = %s".
-            # Exact phone: the list's exact search, import and channel matching.
+            # Exact phone: the list's exact search, import and channel matching. Partial, like
+            # the status, group and Shopify id indexes (migration 0016): most customers have
+            # none, and a bulk UPDATE writes no entry for them. SQLite's planner reads it only
+            # when the query also says "phone <> ''" (it cannot prove it from "phone = %s").
             models.Index(fields=["phone"], condition=~Q(phone=""), name="customer_phone_idx"),
             # The status filter's rare values (archived, merged, erased), OR-ed: SQLite's planner
             # reads a partial index when the query's "status = %s" is one of its OR-ed terms.

@@ -4,18 +4,17 @@ status other than active.
 A bulk "set a group" or "archive" on PostgreSQL rewrites every selected row and, since group_id
 and status are indexed, none of those updates is HOT: each writes one entry in every index of
 the table whose condition the new row meets. Most customers have no phone or no Shopify id
-(a shop's own sign-ups, POS sales), are in no group, and are active (the status index now
-holds the archived, merged and erased ones). These four indexes served
-only lookups of a value (the exact search, import and channel matching, the status filter's rare
-values, the group filter, member counts, SET NULL on a group's deletion), never the empty
+(a shop's own sign-ups, POS sales), are in no group, and are active. These four indexes served
+only lookups of a value (the exact search, import and channel matching, the status filter's
+rare values, the group filter, member counts, SET NULL on a group's deletion), never the empty
 value, NULL or "active", so they now hold only the rows such a lookup can find.
 
 On SQLite a partial index is read only when the query says its condition: "group_id = %s"
-implies "group_id IS NOT NULL" for its planner, and "status = %s" one of the status index's
+implies "group_id IS NOT NULL" for its planner, and "status = %s" is one of the status index's
 OR-ed equalities, but "phone = %s" does not imply "phone <> ''", so selectors/search.py and
-selectors/matching.py say it. AddIndex and RemoveIndex are plain
-CREATE / DROP INDEX. The group's own index (db_index) is dropped by name, not by AlterField:
-on SQLite AlterField rebuilds the table, which drops the search triggers of 0013.
+selectors/matching.py say it. AddIndex and RemoveIndex are plain CREATE / DROP INDEX. The
+group's own index (db_index) is dropped by name, not by AlterField: on SQLite AlterField
+rebuilds the table, which drops the search triggers of 0013.
 """
 
 import django.db.models.deletion
