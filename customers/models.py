@@ -283,6 +283,8 @@ class Customer(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="customers",
+        # Indexed only where set, in Meta (customer_group_idx): most customers are in no group.
+        db_index=False,
     )
     tags = TaggableManager(verbose_name=_("tags"), through=TaggedCustomer, blank=True)
     source = models.CharField(
@@ -367,13 +369,24 @@ class Customer(models.Model):
             ),
         ]
         # Every index is rewritten by every UPDATE that is not HOT: each one here serves a query
-        # (see migration 0010_index_diet for which).
+        # (see migrations 0010_index_diet and 0016_partial_indexes for which).
         indexes = [
-            # Exact email / phone: the list's exact search, import and channel matching.
+            # Exact email: the list's exact search, import and channel matching (email = %s).
             models.Index(fields=["email"], name="customer_email_idx"),
-            models.Index(fields=["phone"], name="customer_phone_idx"),
-            # The status filter's rare values (archived, merged, erased).
-            models.Index(fields=["status"], name="customer_status_idx"),
+            # Exact phone: the list's exact search, import and channel matching. Partial, like
+            # the status, group and Shopify id indexes (migration 0016): most customers have
+            # none, and a bulk UPDATE writes no entry for them. SQLite's planner reads it only
+            # when the query also says "phone <> ''" (it cannot prove it from "phone = %s").
+            models.Index(fields=["phone"], condition=~Q(phone=""), name="customer_phone_idx"),
+            # The status filter's rare values (archived, merged, erased), OR-ed: SQLite's planner
+            # reads a partial index when the query's "status = %s" is one of its OR-ed terms.
+            models.Index(
+                fields=["status"],
+                condition=Q(status=Status.ARCHIVED)
+                | Q(status=Status.MERGED)
+                | Q(status=Status.REDACTED),
+                name="customer_status_idx",
+            ),
             # Foreign keys that are nearly always NULL: indexed only where set, for the
             # merge chains, PROTECT and SET NULL.
             models.Index(
@@ -386,8 +399,15 @@ class Customer(models.Model):
                 condition=Q(erasure_requested_by__isnull=False),
                 name="customer_erasure_by_idx",
             ),
+            # The group filter, "has a group", member counts and SET NULL on a group's deletion
+            # all look for set values; most customers are in no group (migration 0016).
+            models.Index(
+                fields=["group"], condition=Q(group__isnull=False), name="customer_group_idx"
+            ),
             # The list's exact search by Shopify customer id (selectors/search.py).
-            models.Index(fields=["shopify_id"], name="customer_shopify_id_idx"),
+            models.Index(
+                fields=["shopify_id"], condition=~Q(shopify_id=""), name="customer_shopify_id_idx"
+            ),
             # The list's default order with the default status filter in one index: a page far
             # down is found by skipping index entries, not rows (pagination.py, deferred join).
             models.Index(fields=["created_at", "id", "status"], name="customer_listed_idx"),

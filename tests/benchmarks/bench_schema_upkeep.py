@@ -121,10 +121,10 @@ def _fts_rebuild() -> None:
     """Fill the search table again from the customers (after a run without its triggers)."""
     from django.db import connection
 
-    from customers.selectors.search import FTS_TABLE, SEARCH_TABLE, search_index_missing
+    from customers.selectors.search import SEARCH_TABLE, search_index_missing
 
     if connection.vendor == "sqlite":
-        _execute([f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"])
+        _execute([f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('rebuild')"])
     elif SEARCH_TABLE not in search_index_missing():
         joined = " || ' ' || ".join(("first_name", "last_name", "email", "company", "username"))
         _execute(
@@ -164,7 +164,7 @@ def _wipe_to_empty(original):
         global SERVER_CPU_AT_START
         from django.db import connection
 
-        from customers.selectors.search import FTS_TABLE
+        from customers.selectors.search import SEARCH_TABLE
 
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
@@ -175,7 +175,7 @@ def _wipe_to_empty(original):
                 triggers = cursor.fetchall()
             _execute([f'DROP TRIGGER "{name}"' for name, _sql in triggers])
             original(tags=tags)
-            _execute([f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('delete-all')"])
+            _execute([f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('delete-all')"])
             _execute([sql for _name, sql in triggers])
         else:
             # The floor's tables; CASCADE reaches only tables that point at them (empty here).

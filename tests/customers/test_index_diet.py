@@ -3,10 +3,15 @@ an entry in each of them (migration 0010_index_diet lists which query reads whic
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer, CustomerEvent, TaggedCustomer
+from customers.selectors.matching import customers_find_by_keys
+from groups.models import CustomerGroup
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +88,74 @@ def test_a_change_of_unindexed_columns_is_a_hot_update():
             [Customer._meta.db_table] * 2,
         )
         assert cursor.fetchone() == (1, 1)
+
+
+PARTIAL = {"customer_phone_idx": "phone", "customer_shopify_id_idx": "shopify_id"}
+
+
+def _index_sql(name: str) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [name])
+        else:
+            cursor.execute("SELECT pg_get_indexdef(%s::regclass)", [name])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize(("name", "column"), PARTIAL.items())
+def test_phone_and_shopify_id_are_indexed_only_where_set(name, column):
+    # Most customers have no phone or no Shopify id: a bulk UPDATE writes no entry for them
+    # in these indexes (migration 0016). SQLite keeps Django's text, NOT ("phone" = '');
+    # PostgreSQL prints WHERE (NOT ((phone)::text = ''::text)).
+    sql = _index_sql(name)
+    where = sql.partition(" WHERE ")[2]
+    assert re.search(rf"NOT \(+\"?{column}\b.* = ''", where), sql
+
+
+def test_the_status_index_holds_only_the_rare_statuses_and_the_filter_reads_it(make_customer):
+    sql = _index_sql("customer_status_idx")
+    where = sql.partition(" WHERE ")[2]
+    assert all(f"'{status}'" in where for status in ("archived", "merged", "redacted")), sql
+    assert "'active'" not in where, sql
+    archived = make_customer(email="old@example.com", status="archived")
+    make_customer(email="new@example.com")
+    # What the list's status filter asks (filtersets.StatusFilter).
+    found = Customer.objects.filter(status="archived")
+    assert list(found) == [archived]
+    sql, params = found.query.sql_with_params()
+    assert "customer_status_idx" in _plan(sql, params)
+
+
+def _plan(sql: str, params) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            return "\n".join(str(row[-1]) for row in cursor.fetchall())
+        # Too few rows for the planner to prefer an index: forbid the scans.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_group_is_indexed_only_where_set_and_its_lookups_read_that_index(make_customer):
+    # Most customers are in no group: "set a group" writes their entry, "archive" does not.
+    sql = _index_sql("customer_group_idx")
+    assert re.search(r'WHERE \(?"?group_id"? IS NOT NULL', sql), sql
+    vip = CustomerGroup.objects.create(name="VIP")
+    member = make_customer(email="member@example.com", group=vip)
+    make_customer(email="nobody@example.com")
+    members = Customer.objects.filter(group=vip)
+    assert list(members) == [member]
+    sql, params = members.query.sql_with_params()
+    assert "customer_group_idx" in _plan(sql, params)
+
+
+def test_matching_by_phone_reads_the_partial_phone_index(make_customer):
+    make_customer(email="", phone="+12015557381")
+    make_customer(email="nophone@example.com")
+    with CaptureQueriesContext(connection) as ctx:
+        by_email, by_phone = customers_find_by_keys(emails=[], phones=["+12015557381"])
+    assert list(by_phone) == ["+12015557381"] and by_email == {}
+    text = _plan(ctx.captured_queries[0]["sql"], None)
+    assert "customer_phone_idx" in text, text

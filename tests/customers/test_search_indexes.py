@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from customers.models import Channel, ChannelConnection, ChannelCustomerLink, Customer
 from customers.selectors.search import (
-    FTS_TABLE,
+    SEARCH_TABLE,
     TRGM_INDEX,
     customers_matching_words,
     customers_search,
@@ -146,7 +146,7 @@ def test_an_exact_term_reads_indexes_not_the_customer_table(term):
 def test_words_read_the_trigram_index_not_the_customer_table(people):
     text = plan(customers_matching_words(Customer.objects.all(), ["smith", "ann"]))
     if connection.vendor == "sqlite":
-        assert f"SCAN {FTS_TABLE} VIRTUAL TABLE" in text and not scans_customers(text), text
+        assert f"SCAN {SEARCH_TABLE} VIRTUAL TABLE" in text and not scans_customers(text), text
     else:
         assert TRGM_INDEX in text, text
 
@@ -163,7 +163,9 @@ def test_the_fts_table_follows_every_write_path(people, make_customer):
     assert found("durand") == []
     with connection.cursor() as cursor:
         # FTS5's own check: the index holds exactly what the content table says.
-        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
+        cursor.execute(
+            f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rank) VALUES ('integrity-check', 1)"
+        )
 
 
 def test_the_admin_search_box_uses_the_same_routes(admin_client, people):
