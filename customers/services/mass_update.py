@@ -1,19 +1,22 @@
 """Editing many customers at once ("Edit selected customers"): one call, several fields.
 
-The group and tag changes are the grouping and tagging services themselves, called on the
-locked selection inside this one transaction; tax exemption, the active subscription, marketing
-consent and a note are written here set-based, each with the events the single-customer paths
-write (UPDATED with the field's ``[old, new]``, CONSENT_CHANGED, NOTE_ADDED). Consent only goes
-down, by the merge's ranking: a bulk edit never subscribes anybody.
+One lock pass over the selection (primary-key order) reads what the changes compare with; ONE
+UPDATE per batch of customers then writes every row change (group, tax exemption, the active
+subscription, marketing consent, the version); tags are link rows, added and removed without
+touching the customer rows. Each change writes, set-based, the events its single-change path
+writes: GROUP_CHANGED, TAGS_ADDED / TAGS_REMOVED, UPDATED with the field's ``[old, new]``,
+CONSENT_CHANGED, NOTE_ADDED. Consent only goes down, by the merge's ranking: a bulk edit never
+subscribes anybody.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, QuerySet, Value, When
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +25,8 @@ from customers.audit.events import (
     Actor,
     actor_fields,
     customers_consent_changed_events,
+    customers_group_changed_events,
+    customers_tags_changed_events,
     customers_updated_events,
     field_label,
 )
@@ -29,18 +34,30 @@ from customers.db.bulk import (
     IdIn,
     Selection,
     customers_with_ids,
+    delete_returning,
     id_batches,
     insert_from_select,
+    insert_from_select_returning,
+    selection_queryset,
     versions_bump,
 )
-from customers.db.locks import selection_lock
-from customers.models import Consent, ConsentSource, CustomerEvent, EventKind, Note, Status
+from customers.db.locks import locked
+from customers.models import (
+    Consent,
+    ConsentSource,
+    CustomerEvent,
+    EventKind,
+    Note,
+    Status,
+    Tag,
+    TaggedCustomer,
+)
 from customers.services.consent import CHANNELS
 from customers.services.editing import GROUP_PERMISSION, TAG_PERMISSION, actor_may
-from customers.services.grouping import customers_assign_group, customers_remove_group
 from customers.services.merge import CONSENT_RANK
-from customers.services.tagging import customers_add_tags, customers_remove_tags, tag_names_clean
+from customers.services.tagging import TAG_NAMES_EMPTY, tag_names_clean, tags_resolve
 from groups.models import CustomerGroup
+from groups.services import group_get_or_create
 
 MASS_NOTHING_TO_CHANGE = _("Choose at least one change.")
 MASS_CONSENT_UPGRADE = _(
@@ -191,92 +208,131 @@ def customers_mass_update(
 
     Merged and erased customers are skipped. Customers that already have a value keep it and
     are not counted; a note already on a customer from the same author is not added again, so
-    the same mass update posted twice changes nothing the second time. A few queries per batch
-    of 10,000 customers, whatever the number of changes.
+    the same mass update posted twice changes nothing the second time. One lock pass that also
+    reads what the changes compare with, ONE UPDATE per batch of 10,000 customers for every row
+    change (and the version), and the events each single change writes, set-based: a few
+    queries per batch whatever the number of changes.
     """
     mass_update_check(actor=actor, changes=changes)
-    ids = selection_lock(customers)
-    rows = _rows(ids)
-    editable = [pk for pk, row in rows.items() if row["status"] not in SKIPPED_STATUSES]
-    result = MassUpdateResult(selected=len(ids), skipped=len(ids) - len(editable), changed=0)
-    tagged: set[int] = set()
-    if "group" in changes.requested:
-        _group(actor, editable, changes, result)
-    if changes.add_tags:
-        added = customers_add_tags(actor=actor, customers=editable, names=changes.add_tags)
-        result.tags_added, result.counts["add_tags"] = added.per_tag, added.changed
-        tagged.update(added.changed_ids)
-    if changes.remove_tags:
-        gone = customers_remove_tags(actor=actor, customers=editable, names=changes.remove_tags)
-        result.tags_removed, result.counts["remove_tags"] = gone.per_tag, gone.changed
-        tagged.update(gone.changed_ids)
-    note = changes.note.strip()
-    noted = _note_targets(actor, editable, note) if note else []
-    # One pass over the rows for the flags, consent and the notes' version bump.
-    _fields(actor, editable, rows, changes, result, also_bump=noted)
-    if note:
-        result.counts["note"] = _notes_add(actor, noted, note)
-    result.changed = _changed_count(rows, tagged)
-    return result
-
-
-def _rows(ids: list[int]) -> dict[int, dict]:
-    """What the changes compare with, read after the lock: status, flags, consent, version."""
-    names = ("pk", "status", "version", *FLAGS, *(f"{c}_consent" for c in CHANNELS))
-    rows: dict[int, dict] = {}
-    for batch in id_batches(ids):
-        for values in customers_with_ids(batch).values_list(*names):
-            rows[values[0]] = dict(zip(names, values, strict=True))
-    return rows
-
-
-def _changed_count(rows: dict[int, dict], tagged: set[int]) -> int:
-    # The row writers move the version of what they changed; tag changes leave the row alone
-    # and say which customers they changed.
-    ids = sorted(rows)
-    changed = 0
-    for batch in id_batches(ids):
-        for pk, version in customers_with_ids(batch).values_list("pk", "version"):
-            changed += version != rows[pk]["version"] or pk in tagged
-    return changed
-
-
-def _group(actor: Actor, ids: list[int], changes: MassUpdate, result: MassUpdateResult) -> None:
-    if changes.clear_group:
-        moved = customers_remove_group(actor=actor, customers=ids)
-    else:
-        moved = customers_assign_group(
-            actor=actor, customers=ids, group=changes.group, group_name=changes.group_name
-        )
-    result.counts["group"] = moved.changed
-    result.group = moved.group.name if moved.group else ""
-    result.group_created = moved.group_created
-
-
-def _fields(
-    actor: Actor,
-    ids: list[int],
-    rows: dict,
-    changes: MassUpdate,
-    result: MassUpdateResult,
-    also_bump: list[int],
-) -> None:
-    """Write tax exemption, the active subscription and consent in one UPDATE per batch, with
-    the events the change form writes: UPDATED (``[old, new]`` per flag), CONSENT_CHANGED."""
+    group, group_created = _group_target(actor, changes)
+    add_tags, remove_tags, unknown_tags = _tags_target(changes)
+    columns = _columns(changes)
+    locked_rows = _rows_lock(customers, columns)
+    at = {name: index for index, name in enumerate(("pk", *columns))}
+    rows = [row for row in locked_rows if row[at["status"]] not in SKIPPED_STATUSES]
+    result = MassUpdateResult(
+        selected=len(locked_rows), skipped=len(locked_rows) - len(rows), changed=0
+    )
+    editable = [row[0] for row in rows]
+    moves = _group_moves(rows, at, group) if "group" in changes.requested else None
     flags = {name: getattr(changes, name) for name in FLAGS if getattr(changes, name) is not None}
+    updated = _flag_events(rows, at, flags, result)
     consent = {
         channel: state
         for channel in CHANNELS
         if (state := getattr(changes, f"{channel}_consent")) is not None
     }
-    if not flags and not consent:
-        versions_bump(also_bump)
-        return
-    updated = _flag_events(ids, rows, flags, result)
     lowered = {
-        channel: _consent_events(ids, rows, channel, state, result)
+        channel: _consent_events(rows, at, channel, state, result)
         for channel, state in consent.items()
     }
+    note = changes.note.strip()
+    noted = _note_targets(actor, editable, note) if note else []
+    rewritten = set(updated).union(moves or (), noted, *lowered.values())
+    values = _row_values(flags, consent)
+    if moves is not None:
+        values["group_id"] = group.pk if group else None
+    # Every customer whose row changes, once: the target values are the same for all of them
+    # (those already holding one get it again), consent is lowered by a CASE on its own column.
+    versions_bump(sorted(rewritten), **values)
+    # The events, in the order the single changes write them.
+    if moves is not None:
+        result.counts["group"] = len(moves)
+        result.group, result.group_created = (group.name if group else ""), group_created
+        customers_group_changed_events(actor=actor, moves_by_customer=moves)
+    tagged: set[int] = set()
+    if add_tags:
+        tagged.update(_tags_add(actor, add_tags, editable, result))
+    if changes.remove_tags:
+        tagged.update(_tags_remove(actor, remove_tags, editable, result))
+        result.tags_removed.update(dict.fromkeys(unknown_tags, 0))
+    customers_updated_events(actor=actor, data_by_customer=updated)
+    for data_by_customer in lowered.values():
+        customers_consent_changed_events(actor=actor, data_by_customer=data_by_customer)
+    if note:
+        result.counts["note"] = _notes_add(actor, noted, note)
+    result.changed = len(rewritten.union(tagged))
+    return result
+
+
+def _group_target(actor: Actor, changes: MassUpdate) -> tuple[CustomerGroup | None, bool]:
+    """The group asked for (found or created by name), and whether it was created."""
+    if changes.group_name.strip():
+        return group_get_or_create(actor=actor, name=changes.group_name)
+    return changes.group, False
+
+
+def _tags_target(changes: MassUpdate) -> tuple[list[Tag], list[Tag], list[str]]:
+    """The tags to add (created once if new), to remove, and the names to remove no tag has."""
+    add: list[Tag] = []
+    remove: list[Tag] = []
+    unknown: list[str] = []
+    if changes.add_tags:
+        add, _missing = tags_resolve(names=changes.add_tags, create=True)
+        if not add:
+            raise ValidationError(TAG_NAMES_EMPTY, code="tags_empty")
+    if changes.remove_tags:
+        wanted = tag_names_clean(changes.remove_tags)
+        if not wanted:
+            raise ValidationError(TAG_NAMES_EMPTY, code="tags_empty")
+        remove, unknown = tags_resolve(names=wanted, create=False)
+    return add, remove, unknown
+
+
+def _columns(changes: MassUpdate) -> tuple[str, ...]:
+    """The columns the changes asked for compare with (besides the key)."""
+    asked = changes.requested
+    columns = ["status"]
+    if "group" in asked:
+        columns.append("group_id")
+    columns += [name for name in (*FLAGS, *(f"{c}_consent" for c in CHANNELS)) if name in asked]
+    return tuple(columns)
+
+
+def _rows_lock(customers: Selection, columns: tuple[str, ...]) -> list[tuple]:
+    """Lock the selected customers in primary-key order and read ``columns`` in the same pass.
+
+    ``selection_lock``'s passes (a queryset in one query, ids in batches), returning
+    ``(pk, *columns)`` tuples: the values are read after the lock, and no second pass reads
+    them again.
+    """
+    if isinstance(customers, QuerySet):
+        return list(locked(selection_queryset(customers)).values_list("pk", *columns))
+    ids = sorted({int(pk) for pk in customers})
+    rows: list[tuple] = []
+    for batch in id_batches(ids):
+        rows.extend(locked(customers_with_ids(batch)).values_list("pk", *columns))
+    return rows
+
+
+def _group_moves(rows: list[tuple], at: dict, group: CustomerGroup | None) -> dict[int, dict]:
+    """GROUP_CHANGED's payload per customer that moves: the group it leaves and the target."""
+    target = group.pk if group else None
+    column = at["group_id"]
+    old_ids = {row[0]: row[column] for row in rows if row[column] != target}
+    names: dict[int | None, str | None] = {None: None}
+    if group is not None:
+        names[group.pk] = group.name
+    missing = {gid for gid in old_ids.values() if gid not in names}
+    if missing:
+        names.update(CustomerGroup.objects.filter(pk__in=missing).values_list("pk", "name"))
+    # One dict per previous group, shared: the audit groups events by it.
+    payloads = {old: {"from": names[old], "to": names[target]} for old in set(old_ids.values())}
+    return {pk: payloads[old] for pk, old in old_ids.items()}
+
+
+def _row_values(flags: dict, consent: dict) -> dict:
+    """The flags' values, and each channel's consent lowered where it is higher than asked."""
     now = timezone.now()
     values: dict = dict(flags)
     for channel, state in consent.items():
@@ -290,37 +346,37 @@ def _fields(
             (f"{attr}_source", ConsentSource.ADMIN),
         ):
             values[name] = Case(When(**{f"{attr}__in": higher}, then=Value(value)), default=F(name))
-    # Customers left out already hold the flags' values and a consent no higher than asked.
-    changed = set(updated).union(also_bump, *lowered.values())
-    versions_bump(sorted(changed), **values)
-    customers_updated_events(actor=actor, data_by_customer=updated)
-    for data_by_customer in lowered.values():
-        customers_consent_changed_events(actor=actor, data_by_customer=data_by_customer)
+    return values
 
 
-def _flag_events(ids: list[int], rows: dict, flags: dict, result: MassUpdateResult) -> dict:
+def _flag_events(rows: list[tuple], at: dict, flags: dict, result: MassUpdateResult) -> dict:
+    """UPDATED's payload per customer whose flags change: ``[old, new]`` per flag."""
     payloads: dict[tuple[str, ...], dict] = {}
     data_by_customer: dict[int, dict] = {}
-    for pk in ids:
-        key = tuple(name for name, value in flags.items() if rows[pk][name] != value)
+    counts = dict.fromkeys(flags, 0)
+    positions = [(name, value, at[name]) for name, value in flags.items()]
+    for row in rows:
+        key = tuple(name for name, value, column in positions if row[column] != value)
         if key:
             # One dict per combination of changed fields, shared: the audit groups events by it.
             if key not in payloads:
                 payloads[key] = {"changes": {n: [not flags[n], flags[n]] for n in key}}
-            data_by_customer[pk] = payloads[key]
-    for name, value in flags.items():
-        result.counts[name] = sum(rows[pk][name] != value for pk in ids)
+            data_by_customer[row[0]] = payloads[key]
+            for name in key:
+                counts[name] += 1
+    result.counts.update(counts)
     return data_by_customer
 
 
 def _consent_events(
-    ids: list[int], rows: dict, channel: str, state: str, result: MassUpdateResult
+    rows: list[tuple], at: dict, channel: str, state: str, result: MassUpdateResult
 ) -> dict:
-    attr = f"{channel}_consent"
+    """CONSENT_CHANGED's payload per customer whose consent on ``channel`` is lowered."""
+    column = at[f"{channel}_consent"]
     payloads: dict[str, dict] = {}
     data_by_customer: dict[int, dict] = {}
-    for pk in ids:
-        old = rows[pk][attr]
+    for row in rows:
+        old = row[column]
         if CONSENT_RANK.get(old, 0) > CONSENT_RANK[state]:
             if old not in payloads:
                 payloads[old] = {
@@ -329,9 +385,73 @@ def _consent_events(
                     "new": state,
                     "source": ConsentSource.ADMIN,
                 }
-            data_by_customer[pk] = payloads[old]
-    result.counts[attr] = len(data_by_customer)
+            data_by_customer[row[0]] = payloads[old]
+    result.counts[f"{channel}_consent"] = len(data_by_customer)
     return data_by_customer
+
+
+def _tags_add(actor: Actor, tags: list[Tag], ids: list[int], result: MassUpdateResult) -> set:
+    """Link the tags to the (already locked) customers; write TAGS_ADDED; return who gained.
+
+    What customers_add_tags does after its own lock pass: one INSERT per tag and batch, the
+    database saying which links were new. The customer rows are not rewritten for tags.
+    """
+    gained: dict[int, list[int]] = defaultdict(list)
+    for tag in tags:
+        for batch in id_batches(ids):
+            links = customers_with_ids(batch).annotate(_tag=Value(tag.pk), _pk=F("pk"))
+            new = insert_from_select_returning(
+                TaggedCustomer,
+                ["tag", "content_object"],
+                links.values_list("_tag", "_pk"),
+                returning=["content_object"],
+                ignore_conflicts=True,
+            )
+            for (customer_id,) in new:
+                gained[customer_id].append(tag.pk)
+    result.tags_added = _tags_events(actor, EventKind.TAGS_ADDED, tags, gained)
+    result.counts["add_tags"] = len(gained)
+    return set(gained)
+
+
+def _tags_remove(actor: Actor, tags: list[Tag], ids: list[int], result: MassUpdateResult) -> set:
+    """Unlink the tags from the (already locked) customers; write TAGS_REMOVED; return who lost."""
+    lost: dict[int, list[int]] = defaultdict(list)
+    tag_ids = [tag.pk for tag in tags]
+    if tag_ids:
+        for batch in id_batches(ids):
+            links = TaggedCustomer.objects.filter(
+                IdIn(F("content_object_id"), batch), tag_id__in=tag_ids
+            )
+            for customer_id, tag_id in delete_returning(links, returning=["content_object", "tag"]):
+                lost[customer_id].append(tag_id)
+    result.tags_removed = _tags_events(actor, EventKind.TAGS_REMOVED, tags, lost)
+    result.counts["remove_tags"] = len(lost)
+    return set(lost)
+
+
+def _tags_events(
+    actor: Actor, kind: str, tags: list[Tag], changed: dict[int, list[int]]
+) -> dict[str, int]:
+    """Write the tag events as the tagging service does; return the count per tag name."""
+    names = {tag.pk: tag.name for tag in tags}
+    order = {tag.pk: index for index, tag in enumerate(tags)}
+    payloads: dict[tuple[int, ...], dict] = {}
+
+    def payload(tag_ids: list[int]) -> dict:
+        # One dict per combination of tags, shared: the audit groups events by it.
+        key = tuple(sorted(tag_ids, key=order.__getitem__))
+        if key not in payloads:
+            payloads[key] = {"tags": [names[t] for t in key]}
+        return payloads[key]
+
+    customers_tags_changed_events(
+        actor=actor,
+        added=kind == EventKind.TAGS_ADDED,
+        tags_by_customer={pk: payload(changed[pk]) for pk in sorted(changed)},
+    )
+    counts = Counter(tag_id for tag_ids in changed.values() for tag_id in tag_ids)
+    return {tag.name: counts.get(tag.pk, 0) for tag in tags}
 
 
 def _note_targets(actor: Actor, ids: list[int], body: str) -> list[int]:

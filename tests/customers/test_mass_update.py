@@ -400,3 +400,80 @@ def test_changes_travel_to_a_job_as_json_and_back(make_customer):
     data = changes.as_data()
     assert data["group"] == retail.pk and data["add_tags"] == ["VIP"]
     assert MassUpdate.from_data(data) == changes
+
+
+# One pass, one row write
+
+
+def customer_writes(queries) -> list[str]:
+    """The UPDATEs of the customer table among captured queries."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    return [q["sql"] for q in queries if q["sql"].startswith(f"UPDATE {table}")]
+
+
+def test_every_row_change_is_one_write_and_one_version_step(make_customer, superuser):
+    retail = CustomerGroup.objects.create(name="Retail")
+    ann = make_customer(sms_consent=Consent.SUBSCRIBED, tags=["Old"])
+    bob = make_customer(group=retail, tax_exempt=True, sms_consent=Consent.UNSUBSCRIBED)
+    before = {c.pk: fresh(c).updated_at for c in (ann, bob)}
+    with CaptureQueriesContext(connection) as ctx:
+        result = update(
+            [ann, bob],
+            actor=superuser,
+            group=retail,
+            tax_exempt=True,
+            sms_consent=Consent.UNSUBSCRIBED,
+            add_tags=("VIP",),
+            remove_tags=("Old",),
+            note="Called",
+        )
+    assert result.changed == 2
+    assert len(customer_writes(ctx.captured_queries)) == 1
+    stored = {c.pk: fresh(c) for c in (ann, bob)}
+    # Group, tax exemption, consent and the note: one step of the version, not one per change.
+    assert [stored[c.pk].version for c in (ann, bob)] == [2, 2]
+    assert all(stored[pk].updated_at > before[pk] for pk in before)
+    assert (stored[ann.pk].group, stored[ann.pk].tax_exempt) == (retail, True)
+    assert stored[ann.pk].sms_consent == Consent.UNSUBSCRIBED
+    assert stored[ann.pk].sms_consent_source == ConsentSource.ADMIN
+    # Bob was already unsubscribed: his consent and its date stay as they were.
+    assert (stored[bob.pk].sms_consent, stored[bob.pk].sms_consent_updated_at) == (
+        Consent.UNSUBSCRIBED,
+        None,
+    )
+    assert set(stored[ann.pk].tags.names()) == {"VIP"}
+
+
+def test_a_tag_only_change_leaves_the_customer_rows_alone(make_customer):
+    ann = make_customer(tags=["Old"])
+    with CaptureQueriesContext(connection) as ctx:
+        result = update([ann], add_tags=("VIP",), remove_tags=("Old",))
+    assert result.changed == 1 and result.counts == {"add_tags": 1, "remove_tags": 1}
+    assert customer_writes(ctx.captured_queries) == []
+    assert fresh(ann).version == 1 and set(fresh(ann).tags.names()) == {"VIP"}
+
+
+def test_the_selection_is_locked_and_written_once_per_batch(make_customer, monkeypatch):
+    monkeypatch.setattr("customers.db.bulk.ID_BATCH_SIZE", 4)
+    retail = CustomerGroup.objects.create(name="Retail")
+    customers = [make_customer(sms_consent=Consent.SUBSCRIBED) for _ in range(10)]
+    with CaptureQueriesContext(connection) as ctx:
+        result = update(
+            customers, group=retail, tax_exempt=True, sms_consent=Consent.UNSUBSCRIBED, note="Hi"
+        )
+    assert result.changed == 10
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert len(customer_writes(ctx.captured_queries)) == 3  # 10 customers, batches of 4
+    if connection.features.has_select_for_update:
+        assert sum("FOR UPDATE" in statement for statement in sql) == 3
+    assert {fresh(c).version for c in customers} == {2}
+    assert CustomerEvent.objects.filter(kind=EventKind.GROUP_CHANGED).count() == 10
+
+
+def test_tag_names_that_clean_to_nothing_are_refused(make_customer):
+    ann = make_customer(tags=["VIP"])
+    for changes in ({"add_tags": ("  ",)}, {"remove_tags": (" ",)}):
+        with pytest.raises(ValidationError) as error:
+            update([ann], **changes)
+        assert error.value.code == "tags_empty"
+    assert set(fresh(ann).tags.names()) == {"VIP"} and fresh(ann).version == 1
