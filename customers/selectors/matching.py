@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Model, Q, QuerySet
+from django.db.models.base import ModelState
 
 from customers.db.locks import locked
 from customers.models import Customer, Status
@@ -78,11 +80,7 @@ def customers_find_by_keys(
         # "phone <> ''" lets SQLite read the partial phone index (migration 0016).
         condition |= Q(phone__in=phones) & ~Q(phone="")
     qs = Customer.objects.filter(condition).exclude(status=Status.REDACTED).order_by("pk")
-    if only is not None:
-        qs = qs.only(*MATCH_FIELDS, *only)
-    if lock:
-        qs = locked(qs)
-    found = list(qs)
+    found = _read(locked(qs) if lock else qs, only)
     by_email: dict[str, Customer] = {}
     by_phone: dict[str, Customer] = {}
     for customer in sorted(found, key=_rank):
@@ -104,6 +102,35 @@ def customers_find_by_keys(
                 else:
                     mapping[key] = survivor
     return by_email, by_phone
+
+
+def _read(qs: QuerySet[Customer], only: Sequence[str] | None) -> list[Customer]:
+    """The customers of ``qs``; with ``only``, just those fields and the matching ones loaded.
+
+    Read as value rows, not through ``only()``: building instances field by field in
+    Model.from_db cost about 40% of planning an import of a file already stored.
+    """
+    if only is None:
+        return list(qs)
+    names = dict.fromkeys(("id", *MATCH_FIELDS, *only))
+    columns = tuple(Customer._meta.get_field(name).attname for name in names)
+    return list(instances_from_rows(Customer, columns, qs.values_list(*columns)))
+
+
+def instances_from_rows(model: type[Model], columns: tuple[str, ...], rows) -> Iterator[Model]:
+    """Instances of ``model`` from values_list rows of ``columns`` (attnames, pk among them).
+
+    What ``only()`` returns, built as Model.from_db does but without its per-field work: the
+    other fields are deferred and load on access.
+    """
+    db = connection.alias
+    for row in rows:
+        instance = model.__new__(model)
+        instance.__dict__.update(zip(columns, row, strict=True))
+        instance._state = ModelState()
+        instance._state.adding = False
+        instance._state.db = db
+        yield instance
 
 
 def customers_survivors(*, ids: Iterable[int], lock: bool = False) -> dict[int, Customer]:
@@ -148,11 +175,7 @@ def _resolve_merged(
         wanted = set(pending.values()) - loaded.keys()
         if wanted:
             qs = Customer.objects.filter(pk__in=wanted).order_by("pk")
-            if only is not None:
-                qs = qs.only(*MATCH_FIELDS, *only)
-            if lock:
-                qs = locked(qs)
-            loaded.update((c.pk, c) for c in qs)
+            loaded.update((c.pk, c) for c in _read(locked(qs) if lock else qs, only))
         next_pending = {}
         for origin, target_id in pending.items():
             target = loaded.get(target_id)

@@ -152,6 +152,52 @@ def duplicate_keys_refresh(*, customer_ids: Iterable[int]) -> int:
     return len(ids)
 
 
+def _keys_union(batch: list[int]) -> tuple[str, list]:
+    """One SELECT of the batch's keys of every kind: ``kind``, ``owner``, ``key``."""
+    parts, params = [], []
+    for kind, source in _key_sources(batch):
+        sql, source_params = source.values_list("owner", "key").order_by().query.sql_with_params()
+        parts.append(f'SELECT %s AS kind, k."owner" AS owner, k."key" AS key FROM ({sql}) k')
+        params += [kind, *source_params]
+    return " UNION ALL ".join(parts), params
+
+
+def duplicate_keys_add(*, customer_ids: Iterable[int]) -> int:
+    """Give keys to customers that hold none yet (just created); return how many customers.
+
+    Two statements per batch of ids for every kind at once: each key's group is inserted with
+    its size, or its size raised by the batch's holders if it exists (an upsert: nothing to
+    forget, nothing to count again), then the holders are inserted joined to their groups.
+    Leaves the same rows as :func:`duplicate_keys_refresh`; run it in the transaction that
+    created the customers, after their addresses.
+    """
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return 0
+    _keys_take_turns()
+    quote = connection.ops.quote_name
+    groups = quote(DuplicateKeyGroup._meta.db_table)
+    holders = quote(DuplicateKey._meta.db_table)
+    # WHERE true: SQLite's parser needs it to tell the upsert's ON from a join's.
+    upsert = (
+        f"INSERT INTO {groups} (kind, {quote('key')}, size) "
+        f"SELECT kind, key, COUNT(DISTINCT owner) FROM s WHERE true GROUP BY kind, key "
+        f"ON CONFLICT (kind, {quote('key')}) DO UPDATE SET size = {groups}.size + EXCLUDED.size"
+    )
+    # DISTINCT: one customer's two identical addresses are one key.
+    holders_insert = f"INSERT INTO {holders} (customer_id, group_id) SELECT DISTINCT s.owner, g.id "
+    with connection.cursor() as cursor:
+        for batch in id_batches(ids):
+            keys, params = _keys_union(batch)
+            cursor.execute(f"WITH s AS ({keys}) {upsert}", params)
+            cursor.execute(
+                f"WITH s AS ({keys}) {holders_insert}FROM s "
+                f"JOIN {groups} g ON g.kind = s.kind AND g.{quote('key')} = s.key",
+                params,
+            )
+    return len(ids)
+
+
 def duplicate_keys_forget(*, customer_ids: Iterable[int]) -> int:
     """Take these customers' keys away (before they are deleted); return how many customers."""
     ids = sorted(set(customer_ids))

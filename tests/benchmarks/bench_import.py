@@ -347,7 +347,7 @@ def main() -> None:
         iie_child(args.iie_child)
         return
     debug_set(args.debug)
-    setup_django("bench_import")
+    setup_django(_database_name())
     from django.db import connection
 
     vendor = connection.vendor
@@ -362,6 +362,13 @@ def main() -> None:
         write_file(huge, args.huge, seed=11)
         _line(f"{args.huge} rows:", args.huge, run_child(huge))
         os.remove(huge)
+
+
+def _database_name() -> str:
+    """The throwaway database, named after DATABASE_URL's own (``import5`` gives
+    ``bench_import_import5``): runs from two checkouts on one server never drop each other's."""
+    own = os.environ.get("DATABASE_URL", "").rpartition("/")[2]
+    return f"bench_import_{own}" if own and "." not in own else "bench_import"
 
 
 def debug_set(debug: bool) -> None:

@@ -42,6 +42,7 @@ from customers.selectors.matching import (
     PHONE_ONLY,
     customer_match_key,
     customers_find_by_keys,
+    instances_from_rows,
 )
 from customers.services.consent import consent_apply
 from customers.services.importing.reading import Batch
@@ -334,7 +335,8 @@ def stored_load(*, emails: set[str], phones: set[str], notes: set[str], run: Run
         return stored
     # IdIn writes the ids into the SQL: ``__in`` prepares each of them in Python.
     addresses = Address.objects.filter(IdIn(F("customer_id"), ids), is_default=True)
-    for address in _loaded(Address, ADDRESS_LOADED, addresses.values_list(*ADDRESS_LOADED)):
+    rows = addresses.values_list(*ADDRESS_LOADED)
+    for address in instances_from_rows(Address, ADDRESS_LOADED, rows):
         stored.addresses[address.customer_id] = address
     links = TaggedCustomer.objects.filter(IdIn(F("content_object_id"), ids))
     for customer_id, tag_id in links.values_list("content_object_id", "tag_id"):
@@ -348,22 +350,6 @@ def stored_load(*, emails: set[str], phones: set[str], notes: set[str], run: Run
 
 # What an update reads of a stored default address (the rest stays unloaded, as with only()).
 ADDRESS_LOADED = ("id", "customer_id", *(ADDRESS_MODEL_FIELD[name] for name in ADDRESS_FIELDS))
-
-
-def _loaded(model, columns: tuple[str, ...], rows):
-    """Instances of ``model`` from values_list rows of ``columns`` (attnames, pk first).
-
-    What ``only()`` returns, built as Model.from_db does but without its per-field work: the
-    other fields are deferred and load on access.
-    """
-    db = connection.alias
-    for row in rows:
-        instance = model.__new__(model)
-        instance.__dict__.update(zip(columns, row, strict=True))
-        instance._state = ModelState()
-        instance._state.adding = False
-        instance._state.db = db
-        yield instance
 
 
 # ---------------------------------------------------------------- a batch

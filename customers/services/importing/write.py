@@ -17,7 +17,7 @@ from django.db.models import F
 from customers.audit.events import customers_imported_events
 from customers.db.bulk import ids_reserve, insert_fields, model_values, rows_insert
 from customers.models import Address, Customer, Note, TaggedCustomer
-from customers.services.duplicate_keys import duplicate_keys_refresh
+from customers.services.duplicate_keys import duplicate_keys_add, duplicate_keys_refresh
 from customers.services.importing.plan import CustomerChange, Run
 from customers.services.tagging import tags_create
 
@@ -31,7 +31,11 @@ def batch_write(order: list[CustomerChange], run: Run) -> None:
         customers_insert([change for change in order if change.created], run)
         customers_update([c for c in order if not c.created and (c.dirty or c.changes)], run)
         addresses_write(order)
-        duplicate_keys_refresh(customer_ids=[c.customer.pk for c in order if _keys_touched(c)])
+        # A created customer holds no key yet: nothing to forget, no size to count again.
+        duplicate_keys_add(customer_ids=[c.customer.pk for c in order if c.created])
+        duplicate_keys_refresh(
+            customer_ids=[c.customer.pk for c in order if not c.created and _keys_touched(c)]
+        )
         tags_link(order, run.tag_index())
         notes_insert(order, run)
         events_write(order, run)
@@ -41,10 +45,9 @@ def batch_write(order: list[CustomerChange], run: Run) -> None:
 
 
 def _keys_touched(change: CustomerChange) -> bool:
-    """Whether the row may change the customer's duplicate keys (email, phone, address)."""
+    """Whether the row may change a stored customer's duplicate keys (email, phone, address)."""
     return bool(
-        change.created
-        or change.address_created
+        change.address_created
         or change.address_dirty
         or {"email", "phone", "status"} & change.dirty
     )
