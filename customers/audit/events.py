@@ -18,7 +18,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
-from django.db import models
+from django.db import connection, models
 from django.db.models import F, Value
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -138,6 +138,68 @@ def events_write_same(
     return written
 
 
+def events_write_returned(
+    *,
+    actor: Actor,
+    kind: str,
+    changes: tuple[str, Sequence],
+    data: tuple[str, Sequence],
+    joins: tuple[str, Sequence] = ("", ()),
+    grouped: bool = False,
+    then: str = "SELECT count(*) FROM written",
+) -> list[tuple]:
+    """PostgreSQL: run ``changes`` and write one event per customer it returns, in one statement.
+
+    ``changes`` is an ``UPDATE``/``INSERT``/``DELETE ... RETURNING customer_id, ...`` (SQL and
+    parameters), read as ``changed``; ``data`` the SQL of each event's payload over its columns
+    (and ``joins``); ``grouped`` makes one event of each customer's rows (``data`` then
+    aggregates). Returns the rows of ``then``, a query over ``changed`` and ``written`` (by
+    default the number of events). The rows changed never travel to Python and back, and the
+    events are the same rows as :func:`events_write_same` writes, in customer order.
+    """
+    fields = actor_fields(actor)
+    actor_id = fields["actor"].pk if fields["actor"] is not None else None
+    quote = connection.ops.quote_name
+    opts = CustomerEvent._meta
+
+    def column(name: str) -> str:
+        return quote(opts.get_field(name).column)
+
+    def cast(name: str) -> str:
+        field = opts.get_field(name)
+        if isinstance(field, models.ForeignKey):
+            return f"%s::{field.target_field.rel_db_type(connection)}"
+        return f"%s::{field.db_type(connection)}"
+
+    names = ["customer", "customer_ref", "actor", "actor_label", "kind", "data", "created_at"]
+    group_by = " GROUP BY changed.customer_id" if grouped else ""
+    sql = (
+        f"WITH changed AS ({changes[0]}), written AS ("
+        f"INSERT INTO {quote(opts.db_table)} ({', '.join(column(name) for name in names)}) "
+        f"SELECT changed.customer_id, changed.customer_id, {cast('actor')}, "
+        f"{cast('actor_label')}, {cast('kind')}, {data[0]}, {cast('created_at')} "
+        f"FROM changed {joins[0]}{group_by} ORDER BY changed.customer_id RETURNING 1) {then}"
+    )
+    params = [
+        *changes[1],
+        actor_id,
+        fields["actor_label"],
+        kind,
+        *data[1],
+        timezone.now(),
+        *joins[1],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _json_param(data: dict):
+    """A payload as the JSON parameter Django would write for it (``%s::jsonb``)."""
+    field = CustomerEvent._meta.get_field("data")
+    return field.get_db_prep_save(data, connection)
+
+
 # Beyond this many distinct payloads, one Python object per event is the cheaper way.
 SAME_DATA_GROUPS_MAX = 20
 
@@ -247,11 +309,50 @@ def customers_tags_changed_events(
     )
 
 
+def customers_tags_linked_events(
+    *, actor: Actor, added: bool, links: tuple[str, Sequence], tags: Sequence[tuple[int, str]]
+) -> dict[int, list[int]]:
+    """TAGS_ADDED / TAGS_REMOVED, PostgreSQL: run ``links`` (an insert or delete of tag links
+    returning ``customer_id`` and ``tag_id``) and write :func:`customers_tags_changed_events`'
+    event for each customer it changed, its tags in the order of ``tags`` (id, name), in the
+    same statement. Return, per tag id changed, the customers it changed, sorted."""
+    rows = events_write_returned(
+        actor=actor,
+        kind=EventKind.TAGS_ADDED if added else EventKind.TAGS_REMOVED,
+        changes=links,
+        data=("jsonb_build_object('tags', jsonb_agg(tags.name ORDER BY tags.position))", []),
+        joins=(
+            "JOIN unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS tags(id, name, position) "
+            "ON tags.id = changed.tag_id",
+            [[pk for pk, _name in tags], [name for _pk, name in tags]],
+        ),
+        grouped=True,
+        then="SELECT tag_id, array_agg(customer_id ORDER BY customer_id) FROM changed "
+        "GROUP BY tag_id",
+    )
+    return dict(rows)
+
+
 def customers_group_changed_events(*, actor: Actor, moves_by_customer: dict[int, dict]) -> int:
     """GROUP_CHANGED: ``{"from": name, "to": name}`` per customer (shared dicts group)."""
     return events_write_by_data(
         actor=actor, kind=EventKind.GROUP_CHANGED, data_by_customer=moves_by_customer
     )
+
+
+def customers_group_moved_events(
+    *, actor: Actor, update: tuple[str, Sequence], to_name: str | None
+) -> int:
+    """GROUP_CHANGED, PostgreSQL: run ``update`` (returning ``customer_id`` and ``old_name``)
+    and write :func:`customers_group_changed_events`' event for each customer it moved, in the
+    same statement; return how many."""
+    rows = events_write_returned(
+        actor=actor,
+        kind=EventKind.GROUP_CHANGED,
+        changes=update,
+        data=("jsonb_build_object('from', changed.old_name, 'to', %s::text)", [to_name]),
+    )
+    return rows[0][0]
 
 
 def customers_status_changed_events(
@@ -261,6 +362,21 @@ def customers_status_changed_events(
     return events_write_same(
         actor=actor, kind=kind, customer_ids=customer_ids, data={"status": [old, new]}
     )
+
+
+def customers_status_moved_events(
+    *, actor: Actor, kind: str, update: tuple[str, Sequence], old: str, new: str
+) -> int:
+    """ARCHIVED / UNARCHIVED, PostgreSQL: run ``update`` (returning ``customer_id``) and write
+    :func:`customers_status_changed_events`' event for each customer it changed, in the same
+    statement; return how many."""
+    rows = events_write_returned(
+        actor=actor,
+        kind=kind,
+        changes=update,
+        data=("%s::jsonb", [_json_param({"status": [old, new]})]),
+    )
+    return rows[0][0]
 
 
 def customers_emailed_events(

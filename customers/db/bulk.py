@@ -20,7 +20,8 @@ from django.db import connection, models
 from django.db.models import F, Lookup, Q, QuerySet
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Customer, TaggedCustomer
+from groups.models import CustomerGroup
 
 # A selection of customers: a queryset (the admin's filtered list, "select all") or their ids.
 Selection = QuerySet[Customer] | Iterable[int]
@@ -384,3 +385,124 @@ def insert_fields(model: type[models.Model], *, with_pk: bool) -> list[str]:
         for field in model._meta.concrete_fields
         if (with_pk or not field.primary_key) and not field.generated
     ]
+
+
+# --- PostgreSQL statements that return the rows they changed ---------------------------------
+# Each is an ``UPDATE``, ``INSERT`` or ``DELETE ... RETURNING customer_id, ...`` as SQL and
+# parameters, for the audit writers to wrap in one statement with the events of those rows
+# (``events_write_returned``): the database writes both, nothing crosses back to Python per row.
+# Ids go as one array parameter: one statement for the whole selection, no SQL per id.
+
+
+def pg_array(model: type[models.Model], name: str) -> str:
+    """``%s::<type>[]``: a list parameter as an array of the column's type."""
+    return f"%s::{_pg_type(model._meta.get_field(name))}[]"
+
+
+def _customers_update_sql(
+    changes: dict, *, from_sql: str, where_sql: str, returning: str, params: Sequence
+) -> tuple[str, list]:
+    """``UPDATE`` customers: ``changes``, ``updated_at`` and ``version + 1`` (as versions_bump)."""
+    quote = connection.ops.quote_name
+    opts = Customer._meta
+    table = quote(opts.db_table)
+    assignments = [f"{quote('version')} = {table}.{quote('version')} + 1"]
+    values: list = []
+    for name, value in {"updated_at": timezone.now(), **changes}.items():
+        field = opts.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s::{field.db_type(connection)}")
+        values.append(field.get_db_prep_save(value, connection))
+    from_clause = f" FROM {from_sql}" if from_sql else ""
+    return (
+        f"UPDATE {table} SET {', '.join(assignments)}{from_clause} WHERE {where_sql} "
+        f"RETURNING {returning}",
+        [*values, *params],
+    )
+
+
+def versions_bump_where_sql(ids: list[int], *, where: Q, **changes) -> tuple[str, list]:
+    """:func:`versions_bump_where` as one PostgreSQL statement returning ``customer_id``."""
+    quote = connection.ops.quote_name
+    table, pk = quote(Customer._meta.db_table), quote(Customer._meta.pk.column)
+    query = Customer.objects.filter(where).query
+    where_sql, where_params = query.get_compiler(connection=connection).compile(query.where)
+    return _customers_update_sql(
+        changes,
+        from_sql="",
+        where_sql=f"{table}.{pk} = ANY({pg_array(Customer, 'id')}) AND {where_sql}",
+        returning=f"{table}.{pk} AS customer_id",
+        params=[ids, *where_params],
+    )
+
+
+def groups_move_sql(moves: Sequence[tuple[int, int | None]], *, group_id: int | None):
+    """Move customers into ``group_id`` (``moves``: their ids and the groups they leave, as
+    locked); one PostgreSQL statement returning ``customer_id`` and ``old_name``, the name of
+    the group each left (NULL for none)."""
+    quote = connection.ops.quote_name
+    table, pk = quote(Customer._meta.db_table), quote(Customer._meta.pk.column)
+    groups = quote(CustomerGroup._meta.db_table)
+    from_sql = (
+        f"unnest({pg_array(Customer, 'id')}, {pg_array(Customer, 'group')}) AS moved(id, old) "
+        f"LEFT JOIN {groups} AS old_group ON old_group.{quote('id')} = moved.old"
+    )
+    return _customers_update_sql(
+        {"group_id": group_id},
+        from_sql=from_sql,
+        where_sql=f"{table}.{pk} = moved.id",
+        returning=f"{table}.{pk} AS customer_id, old_group.{quote('name')} AS old_name",
+        params=[[pk for pk, _old in moves], [old for _pk, old in moves]],
+    )
+
+
+def _tag_links_columns() -> tuple[str, str, str]:
+    quote = connection.ops.quote_name
+    opts = TaggedCustomer._meta
+    return (
+        quote(opts.db_table),
+        quote(opts.get_field("content_object").column),
+        quote(opts.get_field("tag").column),
+    )
+
+
+def tag_links_insert_sql(ids: list[int], tag_ids: list[int]) -> tuple[str, list]:
+    """Link every customer to every tag, skipping links that exist, in tag order then id
+    order (as one INSERT per tag did); one PostgreSQL statement returning ``customer_id`` and
+    ``tag_id`` of each new link."""
+    table, customer, tag = _tag_links_columns()
+    return (
+        f"INSERT INTO {table} ({tag}, {customer}) "
+        f"SELECT tags.id, customers.id FROM unnest({pg_array(TaggedCustomer, 'tag')}) "
+        "WITH ORDINALITY AS tags(id, position) "
+        f"CROSS JOIN unnest({pg_array(Customer, 'id')}) AS customers(id) "
+        "ORDER BY tags.position, customers.id "
+        f"ON CONFLICT DO NOTHING RETURNING {customer} AS customer_id, {tag} AS tag_id",
+        [tag_ids, ids],
+    )
+
+
+def tag_links_delete(ids: list[int], tag_ids: list[int]) -> list[tuple[int, int]]:
+    """Delete these customers' links to these tags in one PostgreSQL statement; return the
+    ``(customer_id, tag_id)`` of each link deleted.
+
+    A plain ``DELETE`` with its condition in it, not inside a ``WITH``: see
+    :func:`delete_returning` for the plan PostgreSQL chose when the link table was joined.
+    """
+    table, customer, tag = _tag_links_columns()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {customer} = ANY({pg_array(Customer, 'id')}) "
+            f"AND {tag} = ANY({pg_array(TaggedCustomer, 'tag')}) "
+            f"RETURNING {customer}, {tag}",
+            [ids, tag_ids],
+        )
+        return cursor.fetchall()
+
+
+def tag_links_rows_sql(links: Sequence[tuple[int, int]]) -> tuple[str, list]:
+    """``(customer_id, tag_id)`` pairs as a PostgreSQL statement returning them as rows."""
+    return (
+        f"SELECT * FROM unnest({pg_array(Customer, 'id')}, {pg_array(TaggedCustomer, 'tag')}) "
+        "AS links(customer_id, tag_id)",
+        [[customer for customer, _tag in links], [tag for _customer, tag in links]],
+    )

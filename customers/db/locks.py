@@ -7,8 +7,8 @@ transaction mode serialises writers instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 
@@ -31,13 +31,19 @@ def customers_lock(
     queryset: QuerySet[Customer] | None = None,
     ids: Iterable[int] | None = None,
     skip_locked: bool = False,
-) -> list[int]:
+    values: Sequence[str] = (),
+) -> list[Any]:
     """Lock the given customers (by queryset or ids) until the transaction ends; return their ids.
 
-    One query whatever the count.
+    One query whatever the count. With ``values`` (field names) each customer comes back as a
+    ``(pk, *values)`` tuple, read by the locking query itself: the columns a service compares
+    are then current (the rows are locked) and cost no second read.
     """
     qs = queryset if queryset is not None else Customer.objects.filter(pk__in=list(ids or ()))
-    return list(locked(qs, skip_locked=skip_locked).values_list("pk", flat=True))
+    qs = locked(qs, skip_locked=skip_locked)
+    if values:
+        return list(qs.values_list("pk", *values))
+    return list(qs.values_list("pk", flat=True))
 
 
 def customer_lock(*, customer_id: int) -> Customer:
@@ -45,16 +51,17 @@ def customer_lock(*, customer_id: int) -> Customer:
     return locked(Customer.objects.filter(pk=customer_id)).get()
 
 
-def selection_lock(customers: Selection) -> list[int]:
+def selection_lock(customers: Selection, *, values: Sequence[str] = ()) -> list[Any]:
     """Lock the selected customers in primary-key order; return their ids, sorted.
 
     A queryset is locked in one query; a long list of ids in batches (still in key order, so
-    two services never deadlock).
+    two services never deadlock). With ``values``, ``(pk, *values)`` tuples in the same order
+    (see :func:`customers_lock`).
     """
     if isinstance(customers, QuerySet):
-        return customers_lock(queryset=selection_queryset(customers))
+        return customers_lock(queryset=selection_queryset(customers), values=values)
     ids = sorted({int(pk) for pk in customers})
-    locked_ids: list[int] = []
+    locked_ids: list[Any] = []
     for batch in id_batches(ids):
-        locked_ids.extend(customers_lock(queryset=customers_with_ids(batch)))
+        locked_ids.extend(customers_lock(queryset=customers_with_ids(batch), values=values))
     return locked_ids

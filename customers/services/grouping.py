@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 
-from customers.audit.events import Actor, customers_group_changed_events
-from customers.db.bulk import (
-    Selection,
-    customers_with_ids,
-    id_batches,
-    versions_bump,
+from customers.audit.events import (
+    Actor,
+    customers_group_changed_events,
+    customers_group_moved_events,
 )
+from customers.db.bulk import Selection, groups_move_sql, versions_bump
 from customers.db.locks import selection_lock
 from groups.models import CustomerGroup
 from groups.services import group_get_or_create
@@ -57,22 +55,27 @@ def customers_remove_group(*, actor: Actor, customers: Selection) -> GroupChange
 def _customers_set_group(
     *, actor: Actor, customers: Selection, group: CustomerGroup | None
 ) -> GroupChangeResult:
-    ids = selection_lock(customers)
+    # The lock reads each customer's group: current, since the row is locked.
+    locked = selection_lock(customers, values=("group_id",))
     target = group.pk if group else None
+    moves = [(pk, old) for pk, old in locked if old != target]
+    if connection.vendor == "postgresql":
+        # One statement moves them and writes their events from the rows it changed.
+        changed = customers_group_moved_events(
+            actor=actor,
+            update=groups_move_sql(moves, group_id=target),
+            to_name=group.name if group else None,
+        )
+        return GroupChangeResult(selected=len(locked), changed=changed, group=group)
     names: dict[int | None, str | None] = {None: None}
     if group is not None:
         names[group.pk] = group.name
-    # Customers already in the target are left out by the database, not compared here.
-    moving = Q(group__isnull=False) if target is None else ~Q(group=target)
-    old_ids: dict[int, int | None] = {}
-    for batch in id_batches(ids):
-        old_ids.update(customers_with_ids(batch).filter(moving).values_list("pk", "group_id"))
-    missing = {gid for gid in old_ids.values() if gid not in names}
+    olds = {old for _pk, old in moves}
+    missing = [gid for gid in olds if gid not in names]
     names.update(CustomerGroup.objects.filter(pk__in=missing).values_list("pk", "name"))
     # One dict per previous group, shared: the audit groups events by it.
-    payloads = {old: {"from": names[old], "to": names[target]} for old in set(old_ids.values())}
-    changes = {pk: payloads[old] for pk, old in old_ids.items()}
-    changed = sorted(changes)
-    versions_bump(changed, group_id=target)
+    payloads = {old: {"from": names[old], "to": names[target]} for old in olds}
+    changes = {pk: payloads[old] for pk, old in moves}
+    versions_bump([pk for pk, _old in moves], group_id=target)
     customers_group_changed_events(actor=actor, moves_by_customer=changes)
-    return GroupChangeResult(selected=len(ids), changed=len(changed), group=group)
+    return GroupChangeResult(selected=len(locked), changed=len(moves), group=group)

@@ -7,11 +7,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.utils.translation import gettext_lazy as _
 
-from customers.audit.events import Actor, customers_tags_changed_events
+from customers.audit.events import (
+    Actor,
+    customers_tags_changed_events,
+    customers_tags_linked_events,
+)
 from customers.db.bulk import (
     IdIn,
     Selection,
@@ -19,6 +23,9 @@ from customers.db.bulk import (
     delete_returning,
     id_batches,
     insert_from_select_returning,
+    tag_links_delete,
+    tag_links_insert_sql,
+    tag_links_rows_sql,
 )
 from customers.db.locks import selection_lock
 from customers.models import EventKind, Tag, TaggedCustomer
@@ -180,14 +187,22 @@ def customers_add_tags(
 ) -> TagChangeResult:
     """Add the named tags to the selected customers, creating unknown tags once.
 
-    Customers that already have a tag keep it and are not counted for it. One INSERT per tag
-    and batch of customers, whatever the number of tags; the customer rows themselves are not
-    rewritten (see :func:`_finish`).
+    Customers that already have a tag keep it and are not counted for it. On PostgreSQL one
+    statement writes the links and their events; on SQLite one INSERT per tag and batch of
+    customers. The customer rows themselves are not rewritten (see :func:`_finish`).
     """
     tags, _missing = tags_resolve(names=names, create=True)
     if not tags:
         raise ValidationError(TAG_NAMES_EMPTY, code="tags_empty")
     ids = selection_lock(customers)
+    if connection.vendor == "postgresql":
+        by_tag = customers_tags_linked_events(
+            actor=actor,
+            added=True,
+            links=tag_links_insert_sql(ids, [tag.pk for tag in tags]),
+            tags=[(tag.pk, tag.name) for tag in tags],
+        )
+        return _result(tags, ids, by_tag)
     gained: dict[int, list[int]] = defaultdict(list)
     for tag in tags:
         for batch in id_batches(ids):
@@ -219,19 +234,35 @@ def customers_remove_tags(
     tags, missing = tags_resolve(names=wanted, create=False)
     ids = selection_lock(customers)
     tag_ids = [tag.pk for tag in tags]
-    lost: dict[int, list[int]] = defaultdict(list)
-    if tag_ids:
-        for batch in id_batches(ids):
-            links = TaggedCustomer.objects.filter(
-                IdIn(F("content_object_id"), batch), tag_id__in=tag_ids
-            )
-            gone = delete_returning(links, returning=["content_object", "tag"])
-            for customer_id, tag_id in gone:
-                lost[customer_id].append(tag_id)
-    result = _finish(actor, EventKind.TAGS_REMOVED, tags, ids, lost)
+    if tag_ids and connection.vendor == "postgresql":
+        # A plain DELETE first (see tag_links_delete), then the events from the pairs it
+        # returned, built by the database.
+        by_tag = customers_tags_linked_events(
+            actor=actor,
+            added=False,
+            links=tag_links_rows_sql(tag_links_delete(ids, tag_ids)),
+            tags=[(tag.pk, tag.name) for tag in tags],
+        )
+        result = _result(tags, ids, by_tag)
+    else:
+        result = _finish(actor, EventKind.TAGS_REMOVED, tags, ids, _links_delete(ids, tag_ids))
     for name in missing:
         result.per_tag[name] = 0
     return result
+
+
+def _links_delete(ids: list[int], tag_ids: list[int]) -> dict[int, list[int]]:
+    """Delete these customers' links to these tags; return the tag ids each customer lost."""
+    lost: dict[int, list[int]] = defaultdict(list)
+    if not tag_ids:
+        return lost
+    for batch in id_batches(ids):
+        links = TaggedCustomer.objects.filter(
+            IdIn(F("content_object_id"), batch), tag_id__in=tag_ids
+        )
+        for customer_id, tag_id in delete_returning(links, returning=["content_object", "tag"]):
+            lost[customer_id].append(tag_id)
+    return lost
 
 
 def _finish(
@@ -266,5 +297,16 @@ def _finish(
         selected=len(ids),
         changed=len(changed_ids),
         per_tag={tag.name: counts.get(tag.pk, 0) for tag in tags},
+        changed_ids=changed_ids,
+    )
+
+
+def _result(tags: list[Tag], ids: list[int], by_tag: dict[int, list[int]]) -> TagChangeResult:
+    """The result of a tag change the database wrote with its events (per tag, who changed)."""
+    changed_ids = sorted({pk for pks in by_tag.values() for pk in pks})
+    return TagChangeResult(
+        selected=len(ids),
+        changed=len(changed_ids),
+        per_tag={tag.name: len(by_tag.get(tag.pk, ())) for tag in tags},
         changed_ids=changed_ids,
     )
