@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -38,10 +38,9 @@ from customers.db.bulk import (
     id_batches,
     insert_from_select,
     insert_from_select_returning,
-    selection_queryset,
     versions_bump,
 )
-from customers.db.locks import locked
+from customers.db.locks import selection_lock
 from customers.models import (
     Consent,
     ConsentSource,
@@ -217,7 +216,7 @@ def customers_mass_update(
     group, group_created = _group_target(actor, changes)
     add_tags, remove_tags, unknown_tags = _tags_target(changes)
     columns = _columns(changes)
-    locked_rows = _rows_lock(customers, columns)
+    locked_rows = selection_lock(customers, values=columns)
     at = {name: index for index, name in enumerate(("pk", *columns))}
     rows = [row for row in locked_rows if row[at["status"]] not in SKIPPED_STATUSES]
     result = MassUpdateResult(
@@ -297,22 +296,6 @@ def _columns(changes: MassUpdate) -> tuple[str, ...]:
         columns.append("group_id")
     columns += [name for name in (*FLAGS, *(f"{c}_consent" for c in CHANNELS)) if name in asked]
     return tuple(columns)
-
-
-def _rows_lock(customers: Selection, columns: tuple[str, ...]) -> list[tuple]:
-    """Lock the selected customers in primary-key order and read ``columns`` in the same pass.
-
-    ``selection_lock``'s passes (a queryset in one query, ids in batches), returning
-    ``(pk, *columns)`` tuples: the values are read after the lock, and no second pass reads
-    them again.
-    """
-    if isinstance(customers, QuerySet):
-        return list(locked(selection_queryset(customers)).values_list("pk", *columns))
-    ids = sorted({int(pk) for pk in customers})
-    rows: list[tuple] = []
-    for batch in id_batches(ids):
-        rows.extend(locked(customers_with_ids(batch)).values_list("pk", *columns))
-    return rows
 
 
 def _group_moves(rows: list[tuple], at: dict, group: CustomerGroup | None) -> dict[int, dict]:
