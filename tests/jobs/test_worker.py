@@ -160,8 +160,24 @@ def test_devserver_starts_the_web_server_and_a_worker_and_ctrl_c_stops_both(tmp_
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a process of the group still runs; zombies do not count.
+
+    runserver's reloader child can outlive its parent by a moment; orphaned, it waits for the
+    machine's init to reap it, and a signal to its group still "succeeds" until then.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ")".
+            state, _ppid, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
+        except OSError:
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            return True
+    return False
