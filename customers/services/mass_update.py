@@ -11,7 +11,7 @@ subscribes anybody.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field, fields
 
 from django.core.exceptions import ValidationError
@@ -34,10 +34,8 @@ from customers.db.bulk import (
     IdIn,
     Selection,
     customers_with_ids,
-    delete_returning,
     id_batches,
     insert_from_select,
-    insert_from_select_returning,
     versions_bump,
 )
 from customers.db.locks import selection_lock
@@ -49,12 +47,17 @@ from customers.models import (
     Note,
     Status,
     Tag,
-    TaggedCustomer,
 )
 from customers.services.consent import CHANNELS
 from customers.services.editing import GROUP_PERMISSION, TAG_PERMISSION, actor_may
 from customers.services.merge import CONSENT_RANK
-from customers.services.tagging import TAG_NAMES_EMPTY, tag_names_clean, tags_resolve
+from customers.services.tagging import (
+    TAG_NAMES_EMPTY,
+    tag_links_add,
+    tag_links_remove,
+    tag_names_clean,
+    tags_resolve,
+)
 from groups.models import CustomerGroup
 from groups.services import group_get_or_create
 
@@ -379,19 +382,7 @@ def _tags_add(actor: Actor, tags: list[Tag], ids: list[int], result: MassUpdateR
     What customers_add_tags does after its own lock pass: one INSERT per tag and batch, the
     database saying which links were new. The customer rows are not rewritten for tags.
     """
-    gained: dict[int, list[int]] = defaultdict(list)
-    for tag in tags:
-        for batch in id_batches(ids):
-            links = customers_with_ids(batch).annotate(_tag=Value(tag.pk), _pk=F("pk"))
-            new = insert_from_select_returning(
-                TaggedCustomer,
-                ["tag", "content_object"],
-                links.values_list("_tag", "_pk"),
-                returning=["content_object"],
-                ignore_conflicts=True,
-            )
-            for (customer_id,) in new:
-                gained[customer_id].append(tag.pk)
+    gained = tag_links_add(ids, tags)
     result.tags_added = _tags_events(actor, EventKind.TAGS_ADDED, tags, gained)
     result.counts["add_tags"] = len(gained)
     return set(gained)
@@ -399,15 +390,7 @@ def _tags_add(actor: Actor, tags: list[Tag], ids: list[int], result: MassUpdateR
 
 def _tags_remove(actor: Actor, tags: list[Tag], ids: list[int], result: MassUpdateResult) -> set:
     """Unlink the tags from the (already locked) customers; write TAGS_REMOVED; return who lost."""
-    lost: dict[int, list[int]] = defaultdict(list)
-    tag_ids = [tag.pk for tag in tags]
-    if tag_ids:
-        for batch in id_batches(ids):
-            links = TaggedCustomer.objects.filter(
-                IdIn(F("content_object_id"), batch), tag_id__in=tag_ids
-            )
-            for customer_id, tag_id in delete_returning(links, returning=["content_object", "tag"]):
-                lost[customer_id].append(tag_id)
+    lost = tag_links_remove(ids, [tag.pk for tag in tags])
     result.tags_removed = _tags_events(actor, EventKind.TAGS_REMOVED, tags, lost)
     result.counts["remove_tags"] = len(lost)
     return set(lost)

@@ -203,21 +203,7 @@ def customers_add_tags(
             tags=[(tag.pk, tag.name) for tag in tags],
         )
         return _result(tags, ids, by_tag)
-    gained: dict[int, list[int]] = defaultdict(list)
-    for tag in tags:
-        for batch in id_batches(ids):
-            # The database builds the links and says which were new (the others are skipped).
-            links = customers_with_ids(batch).annotate(_tag=Value(tag.pk), _pk=F("pk"))
-            new = insert_from_select_returning(
-                TaggedCustomer,
-                ["tag", "content_object"],
-                links.values_list("_tag", "_pk"),
-                returning=["content_object"],
-                ignore_conflicts=True,
-            )
-            for (customer_id,) in new:
-                gained[customer_id].append(tag.pk)
-    return _finish(actor, EventKind.TAGS_ADDED, tags, ids, gained)
+    return _finish(actor, EventKind.TAGS_ADDED, tags, ids, tag_links_add(ids, tags))
 
 
 @transaction.atomic
@@ -245,14 +231,33 @@ def customers_remove_tags(
         )
         result = _result(tags, ids, by_tag)
     else:
-        result = _finish(actor, EventKind.TAGS_REMOVED, tags, ids, _links_delete(ids, tag_ids))
+        result = _finish(actor, EventKind.TAGS_REMOVED, tags, ids, tag_links_remove(ids, tag_ids))
     for name in missing:
         result.per_tag[name] = 0
     return result
 
 
-def _links_delete(ids: list[int], tag_ids: list[int]) -> dict[int, list[int]]:
-    """Delete these customers' links to these tags; return the tag ids each customer lost."""
+def tag_links_add(ids: list[int], tags: list[Tag]) -> dict[int, list[int]]:
+    """Link these (locked) customers to these tags, one INSERT per tag and batch; return the
+    tag ids each customer gained (the database skips the links that exist)."""
+    gained: dict[int, list[int]] = defaultdict(list)
+    for tag in tags:
+        for batch in id_batches(ids):
+            links = customers_with_ids(batch).annotate(_tag=Value(tag.pk), _pk=F("pk"))
+            new = insert_from_select_returning(
+                TaggedCustomer,
+                ["tag", "content_object"],
+                links.values_list("_tag", "_pk"),
+                returning=["content_object"],
+                ignore_conflicts=True,
+            )
+            for (customer_id,) in new:
+                gained[customer_id].append(tag.pk)
+    return gained
+
+
+def tag_links_remove(ids: list[int], tag_ids: list[int]) -> dict[int, list[int]]:
+    """Delete these (locked) customers' links to these tags; return the tag ids each lost."""
     lost: dict[int, list[int]] = defaultdict(list)
     if not tag_ids:
         return lost
