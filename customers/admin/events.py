@@ -23,3 +23,6 @@ class CustomerEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "data",
     ]
     date_hierarchy = "created_at"
+    # Events come in time order: the primary key walks them newest first, where created_at's
+    # BRIN index (PostgreSQL) serves the date filter but cannot sort.
+    ordering = ["-pk"]

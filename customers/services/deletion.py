@@ -199,8 +199,11 @@ def _delete_batch(ids: list[int]) -> int:
     duplicate_keys_forget(customer_ids=ids)
     for model, column in CASCADED:
         model.objects.filter(IdIn(F(column), ids))._raw_delete(model.objects.db)
+    # Found through customer_ref: the link itself has no index (a lighter audit row).
     for model, column in UNLINKED:
-        model.objects.filter(IdIn(F(column), ids)).update(**{column: None})
+        model.objects.filter(IdIn(F("customer_ref"), ids)).exclude(**{column: None}).update(
+            **{column: None}
+        )
     # A merge that was undone left its record on the survivor: it goes with the survivor.
     CustomerMerge.objects.filter(IdIn(F("survivor_id"), ids), undone_at__isnull=False).delete()
     return customers_with_ids(ids)._raw_delete(Customer.objects.db)
