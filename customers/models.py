@@ -702,6 +702,7 @@ class EventKind(models.TextChoices):
     PERSONAL_DATA_EXPORTED = "personal_data_exported", _("Personal data exported")
     NOTE_ADDED = "note_added", _("Note added")
     ORDER_RECORDED = "order_recorded", _("Order recorded")
+    MASS_UPDATED = "mass_updated", _("Changed in a mass update")
 
 
 class TimeOrderedIndex(models.Index):

@@ -3,10 +3,11 @@
 One lock pass over the selection (primary-key order) reads what the changes compare with; ONE
 UPDATE per batch of customers then writes every row change (group, tax exemption, the active
 subscription, marketing consent, the version); tags are link rows, added and removed without
-touching the customer rows. Each change writes, set-based, the events its single-change path
-writes: GROUP_CHANGED, TAGS_ADDED / TAGS_REMOVED, UPDATED with the field's ``[old, new]``,
-CONSENT_CHANGED, NOTE_ADDED. Consent only goes down, by the merge's ranking: a bulk edit never
-subscribes anybody.
+touching the customer rows. Each customer changed gets ONE event, set-based: MASS_UPDATED
+carrying every change made to it (the group move, the tags, the fields' ``[old, new]``, consent,
+the note's text), or, when only one thing changed for it, the event its single-change path
+writes (GROUP_CHANGED, TAGS_ADDED / TAGS_REMOVED, UPDATED, CONSENT_CHANGED, NOTE_ADDED). Consent
+only goes down, by the merge's ranking: a bulk edit never subscribes anybody.
 """
 
 from __future__ import annotations
@@ -24,10 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from customers.audit.events import (
     Actor,
     actor_fields,
-    customers_consent_changed_events,
-    customers_group_changed_events,
-    customers_tags_changed_events,
-    customers_updated_events,
+    customers_mass_updated_events,
     field_label,
 )
 from customers.db.bulk import (
@@ -212,8 +210,8 @@ def customers_mass_update(
     are not counted; a note already on a customer from the same author is not added again, so
     the same mass update posted twice changes nothing the second time. One lock pass that also
     reads what the changes compare with, ONE UPDATE per batch of 10,000 customers for every row
-    change (and the version), and the events each single change writes, set-based: a few
-    queries per batch whatever the number of changes.
+    change (and the version), and one event per customer changed, set-based: a few queries per
+    batch whatever the number of changes.
     """
     mass_update_check(actor=actor, changes=changes)
     group, group_created = _group_target(actor, changes)
@@ -247,23 +245,25 @@ def customers_mass_update(
     # Every customer whose row changes, once: the target values are the same for all of them
     # (those already holding one get it again), consent is lowered by a CASE on its own column.
     versions_bump(sorted(rewritten), **values)
-    # The events, in the order the single changes write them.
     if moves is not None:
         result.counts["group"] = len(moves)
         result.group, result.group_created = (group.name if group else ""), group_created
-        customers_group_changed_events(actor=actor, moves_by_customer=moves)
-    tagged: set[int] = set()
-    if add_tags:
-        tagged.update(_tags_add(actor, add_tags, editable, result))
+    gained = _tags_add(add_tags, editable, result) if add_tags else {}
+    lost = _tags_remove(remove_tags, editable, result) if changes.remove_tags else {}
     if changes.remove_tags:
-        tagged.update(_tags_remove(actor, remove_tags, editable, result))
         result.tags_removed.update(dict.fromkeys(unknown_tags, 0))
-    customers_updated_events(actor=actor, data_by_customer=updated)
-    for data_by_customer in lowered.values():
-        customers_consent_changed_events(actor=actor, data_by_customer=data_by_customer)
+    # The parts in the order the single changes write their events.
+    parts = [
+        (EventKind.GROUP_CHANGED, moves or {}),
+        (EventKind.TAGS_ADDED, gained),
+        (EventKind.TAGS_REMOVED, lost),
+        (EventKind.UPDATED, updated),
+        *((EventKind.CONSENT_CHANGED, by_customer) for by_customer in lowered.values()),
+    ]
+    note_only = customers_mass_updated_events(actor=actor, parts=parts, note=note, noted=noted)
     if note:
-        result.counts["note"] = _notes_add(actor, noted, note)
-    result.changed = len(rewritten.union(tagged))
+        result.counts["note"] = _notes_add(actor, noted, note, events_for=note_only)
+    result.changed = len(rewritten.union(gained, lost))
     return result
 
 
@@ -376,30 +376,30 @@ def _consent_events(
     return data_by_customer
 
 
-def _tags_add(actor: Actor, tags: list[Tag], ids: list[int], result: MassUpdateResult) -> set:
-    """Link the tags to the (already locked) customers; write TAGS_ADDED; return who gained.
+def _tags_add(tags: list[Tag], ids: list[int], result: MassUpdateResult) -> dict[int, dict]:
+    """Link the tags to the (already locked) customers; return TAGS_ADDED's payload per gainer.
 
     What customers_add_tags does after its own lock pass: one INSERT per tag and batch, the
     database saying which links were new. The customer rows are not rewritten for tags.
     """
     gained = tag_links_add(ids, tags)
-    result.tags_added = _tags_events(actor, EventKind.TAGS_ADDED, tags, gained)
+    payloads, result.tags_added = _tags_payloads(tags, gained)
     result.counts["add_tags"] = len(gained)
-    return set(gained)
+    return payloads
 
 
-def _tags_remove(actor: Actor, tags: list[Tag], ids: list[int], result: MassUpdateResult) -> set:
-    """Unlink the tags from the (already locked) customers; write TAGS_REMOVED; return who lost."""
+def _tags_remove(tags: list[Tag], ids: list[int], result: MassUpdateResult) -> dict[int, dict]:
+    """Unlink the tags from the (already locked) customers; return TAGS_REMOVED's payloads."""
     lost = tag_links_remove(ids, [tag.pk for tag in tags])
-    result.tags_removed = _tags_events(actor, EventKind.TAGS_REMOVED, tags, lost)
+    payloads, result.tags_removed = _tags_payloads(tags, lost)
     result.counts["remove_tags"] = len(lost)
-    return set(lost)
+    return payloads
 
 
-def _tags_events(
-    actor: Actor, kind: str, tags: list[Tag], changed: dict[int, list[int]]
-) -> dict[str, int]:
-    """Write the tag events as the tagging service does; return the count per tag name."""
+def _tags_payloads(
+    tags: list[Tag], changed: dict[int, list[int]]
+) -> tuple[dict[int, dict], dict[str, int]]:
+    """The tag events' payloads as the tagging service writes them, and the count per tag name."""
     names = {tag.pk: tag.name for tag in tags}
     order = {tag.pk: index for index, tag in enumerate(tags)}
     payloads: dict[tuple[int, ...], dict] = {}
@@ -411,13 +411,9 @@ def _tags_events(
             payloads[key] = {"tags": [names[t] for t in key]}
         return payloads[key]
 
-    customers_tags_changed_events(
-        actor=actor,
-        added=kind == EventKind.TAGS_ADDED,
-        tags_by_customer={pk: payload(changed[pk]) for pk in sorted(changed)},
-    )
     counts = Counter(tag_id for tag_ids in changed.values() for tag_id in tag_ids)
-    return {tag.name: counts.get(tag.pk, 0) for tag in tags}
+    payload_by_customer = {pk: payload(changed[pk]) for pk in sorted(changed)}
+    return payload_by_customer, {tag.name: counts.get(tag.pk, 0) for tag in tags}
 
 
 def _note_targets(actor: Actor, ids: list[int], body: str) -> list[int]:
@@ -435,11 +431,12 @@ def _author_id(actor: Actor) -> int | None:
     return user.pk if user is not None else None
 
 
-def _notes_add(actor: Actor, ids: list[int], body: str) -> int:
+def _notes_add(actor: Actor, ids: list[int], body: str, *, events_for: list[int]) -> int:
     """Add the note to each of these customers; return how many.
 
-    The database builds the notes and their NOTE_ADDED events (as note_added_event writes them:
-    the note's id and text) from the customers' rows: no Python object per note.
+    The database builds the notes, and the NOTE_ADDED events of ``events_for`` (the customers
+    whose one change is the note; as note_added_event writes them: the note's id and text),
+    from the customers' rows: no Python object per note.
     """
     if not ids:
         return 0
@@ -465,6 +462,7 @@ def _notes_add(actor: Actor, ids: list[int], body: str) -> int:
     for batch in id_batches(ids):
         select = customers_with_ids(batch).annotate(**note).values_list(*note)
         insert_from_select(Note, ["customer", "author", "body", "created_at"], select)
+    for batch in id_batches(events_for):
         added = Note.objects.filter(IdIn(F("customer_id"), batch), pk__gt=before, body=body)
         select = added.filter(author_id=author_id).annotate(**event).values_list(*event)
         insert_from_select(CustomerEvent, [*event_columns, "created_at"], select)

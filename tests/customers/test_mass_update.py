@@ -168,8 +168,14 @@ def test_tags_are_added_and_removed_in_one_call(make_customer):
     assert result.counts == {"add_tags": 2, "remove_tags": 1}
     assert set(fresh(ann).tags.names()) == {"Keep", "VIP", "Gift card buyer"}
     assert set(fresh(bob).tags.names()) == {"VIP", "Gift card buyer"}
-    assert kinds_of(ann) == [EventKind.TAGS_ADDED, EventKind.TAGS_REMOVED]
+    # Two changes for Ann: one event carrying both; one for Bob: the tag action's own event.
+    assert kinds_of(ann) == [EventKind.MASS_UPDATED]
+    assert CustomerEvent.objects.get(customer=ann).data == {
+        "tags_added": ["VIP", "Gift card buyer"],
+        "tags_removed": ["Old"],
+    }
     assert kinds_of(bob) == [EventKind.TAGS_ADDED]
+    assert CustomerEvent.objects.get(customer=bob).data == {"tags": ["Gift card buyer"]}
 
 
 def test_a_tag_both_added_and_removed_is_refused(make_customer):
@@ -251,20 +257,28 @@ def test_every_change_at_once_writes_each_customers_events(make_customer, superu
     )
     assert (stored.email_consent, stored.sms_consent) == (Consent.UNSUBSCRIBED,) * 2
     assert set(stored.tags.names()) == {"VIP"}
-    assert kinds_of(ann) == sorted(
-        [
-            EventKind.GROUP_CHANGED,
-            EventKind.TAGS_ADDED,
-            EventKind.TAGS_REMOVED,
-            EventKind.UPDATED,
-            EventKind.CONSENT_CHANGED,
-            EventKind.CONSENT_CHANGED,
-            EventKind.NOTE_ADDED,
-        ]
-    )
-    assert kinds_of(bob) == sorted(
-        [EventKind.TAGS_ADDED, EventKind.UPDATED, EventKind.CONSENT_CHANGED, EventKind.NOTE_ADDED]
-    )
+    # One event per customer, carrying every change made to it.
+    assert kinds_of(ann) == kinds_of(bob) == [EventKind.MASS_UPDATED]
+    assert CustomerEvent.objects.get(customer=ann).data == {
+        "group": {"from": None, "to": "Retail"},
+        "tags_added": ["VIP"],
+        "tags_removed": ["Old"],
+        "changes": {
+            "tax_exempt": [False, True],
+            "has_active_subscription": [False, True],
+            "email_consent": [Consent.SUBSCRIBED, Consent.UNSUBSCRIBED],
+            "sms_consent": [Consent.SUBSCRIBED, Consent.UNSUBSCRIBED],
+            "note_added": "Summer sale",
+        },
+    }
+    assert CustomerEvent.objects.get(customer=bob).data == {
+        "tags_added": ["VIP"],
+        "changes": {
+            "has_active_subscription": [False, True],
+            "email_consent": [Consent.NOT_SUBSCRIBED, Consent.UNSUBSCRIBED],
+            "note_added": "Summer sale",
+        },
+    }
     assert set(CustomerEvent.objects.values_list("actor", flat=True)) == {superuser.pk}
 
 
@@ -467,7 +481,8 @@ def test_the_selection_is_locked_and_written_once_per_batch(make_customer, monke
     if connection.features.has_select_for_update:
         assert sum("FOR UPDATE" in statement for statement in sql) == 3
     assert {fresh(c).version for c in customers} == {2}
-    assert CustomerEvent.objects.filter(kind=EventKind.GROUP_CHANGED).count() == 10
+    assert CustomerEvent.objects.filter(kind=EventKind.MASS_UPDATED).count() == 10
+    assert CustomerEvent.objects.count() == 10
 
 
 def test_tag_names_that_clean_to_nothing_are_refused(make_customer):
@@ -477,3 +492,16 @@ def test_tag_names_that_clean_to_nothing_are_refused(make_customer):
             update([ann], **changes)
         assert error.value.code == "tags_empty"
     assert set(fresh(ann).tags.names()) == {"VIP"} and fresh(ann).version == 1
+
+
+def test_a_customer_whose_only_change_is_the_note_gets_the_note_event(make_customer, superuser):
+    ann = make_customer(tax_exempt=True)
+    bob = make_customer()
+    update([ann, bob], actor=superuser, tax_exempt=True, note="Catalogue sent")
+    note = Note.objects.get(customer=ann)
+    assert kinds_of(ann) == [EventKind.NOTE_ADDED]
+    assert CustomerEvent.objects.get(customer=ann).data == {"id": note.pk, "body": "Catalogue sent"}
+    assert kinds_of(bob) == [EventKind.MASS_UPDATED]
+    assert CustomerEvent.objects.get(customer=bob).data == {
+        "changes": {"tax_exempt": [False, True], "note_added": "Catalogue sent"}
+    }

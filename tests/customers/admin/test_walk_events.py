@@ -93,6 +93,17 @@ SAMPLES = {
         "currency": "EUR",
         "source": "shopify",
     },
+    EventKind.MASS_UPDATED: {
+        "group": {"from": "Retail", "to": None},
+        "tags_added": ["Loyal"],
+        "tags_removed": ["Spring fair"],
+        "changes": {
+            "tax_exempt": [False, True],
+            "email_consent": ["subscribed", "unsubscribed"],
+            "sms_consent": ["subscribed", "unsubscribed"],
+            "note_added": "Called about the catalogue",
+        },
+    },
 }
 ENGLISH_WORDS = re.compile(
     r"\b(changed|added|removed|from|to|set|cleared|was|record|records|file|sent|merged|into"
