@@ -72,6 +72,7 @@ from customers.services.importing.reading import (
     MAX_CELL_CHARS,
     WORKER_LOST,
     Batch,
+    BatchesAhead,
     Spool,
     TextFile,
     batches_normalise,
@@ -229,6 +230,7 @@ def customers_import(
     result = ImportResult(file=filename, dry_run=dry_run, all_or_nothing=all_or_nothing)
     run = Run(actor=actor, result=result, strategy=matching_strategy())
     file = source_open(source)
+    ahead: BatchesAhead | None = None
     # Before the worker processes fork: they inherit the thresholds.
     with _collector_relaxed():
         try:
@@ -238,15 +240,19 @@ def customers_import(
                 on_row = _without(on_row, columns.secret)
             raw = file.batches(header.delimiter, batch_size)
             batches = batches_normalise(raw, spec_build(columns), workers)
+            # Parsing the next batches overlaps writing this one; read positions come with them.
+            ahead = BatchesAhead(batches, file)
             report = _reporter(result, on_row)
             progress = _Between(on_progress, should_stop)
             if dry_run and per_batch:
-                _check_batch_by_batch(batches, run, file, report, progress)
+                _check_batch_by_batch(ahead, run, ahead, report, progress)
             elif dry_run or all_or_nothing:
-                _apply_in_one_transaction(batches, run, file, report, progress)
+                _apply_in_one_transaction(ahead, run, ahead, report, progress)
             else:
-                _apply_batch_by_batch(batches, run, file, report, progress)
+                _apply_batch_by_batch(ahead, run, ahead, report, progress)
         finally:
+            if ahead is not None:
+                ahead.close()
             file.close()
     return result
 
@@ -359,7 +365,7 @@ class _WriterGap:
         self.last = time.monotonic()
 
 
-def _apply_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -> None:
+def _apply_batch_by_batch(batches, run: Run, file: BatchesAhead, report, progress) -> None:
     """Commit each batch on its own: a huge file's valid rows are saved batch after batch."""
     seen_rows = False
     let_other_writers_in = _WriterGap()
@@ -375,7 +381,7 @@ def _apply_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -
     run.result.committed = True
 
 
-def _check_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -> None:
+def _check_batch_by_batch(batches, run: Run, file: BatchesAhead, report, progress) -> None:
     """Check each batch on its own, writing nothing: a preview that holds no lock (and on
     SQLite no write lock) longer than one batch's planning."""
     seen_rows = False
@@ -390,7 +396,7 @@ def _check_batch_by_batch(batches, run: Run, file: TextFile, report, progress) -
         raise ImportFileError(FILE_NO_ROWS, code="no_rows")
 
 
-def _apply_in_one_transaction(batches, run: Run, file: TextFile, report, progress) -> None:
+def _apply_in_one_transaction(batches, run: Run, file: BatchesAhead, report, progress) -> None:
     """Apply the whole file in one transaction, locking what it matches in primary-key order.
 
     With row locks (PostgreSQL) the file is validated first, into a spool, so that every
@@ -429,7 +435,7 @@ def _apply_in_one_transaction(batches, run: Run, file: TextFile, report, progres
             spool.close()
 
 
-def _spool_fill(spool: Spool, batches, run: Run, file: TextFile, progress):
+def _spool_fill(spool: Spool, batches, run: Run, file: BatchesAhead, progress):
     """Validate every batch into the spool; return the emails and phones they will look up."""
     emails: set[str] = set()
     phones: set[str] = set()

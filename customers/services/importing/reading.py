@@ -16,8 +16,10 @@ import io
 import multiprocessing
 import os
 import pickle
+import queue
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -337,3 +339,63 @@ class Spool:
 
     def close(self) -> None:
         self.file.close()
+
+
+# Batches validated ahead of the one being written: enough to keep the database busy, few
+# enough that memory stays flat.
+AHEAD = 2
+
+
+class BatchesAhead:
+    """Validate a file's batches in one background thread while the caller writes.
+
+    The thread only reads the file and normalises rows (through the worker pool, when there is
+    one); it never touches the database, so its work overlaps the database's, which releases the
+    GIL. Batches come out in file order, each with the source's :attr:`position` as it stood when
+    that batch was parsed; an exception raised by the reading comes out of the iteration
+    unchanged. :meth:`close` stops and joins the thread: none is left after an import.
+    """
+
+    def __init__(self, batches: Iterator[Batch], file, depth: int = AHEAD):
+        self.size = file.size
+        self.position = 0
+        self._batches = batches
+        self._file = file
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="import-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for batch in self._batches:
+                if not self._put((batch, self._file.position, None)):
+                    return
+            self._put((None, None, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            self._put((None, None, exc))
+        finally:
+            self._batches.close()  # runs here: a generator is closed by the thread running it
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            batch, position, error = self._queue.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            self.position = position
+            yield batch
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -6,6 +6,7 @@ import io
 import multiprocessing
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -204,3 +205,68 @@ def test_a_worker_that_stops_answering_stops_the_import(monkeypatch):
     assert time.monotonic() - started < 15
     assert exc.value.code == "worker_lost" and stopped
     assert not _pool_workers()
+
+
+def _threads_opening_connections(monkeypatch) -> list[str]:
+    """Record the thread of every query and every new database connection."""
+    from django.db import connections
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    seen: list[str] = []
+    connect = BaseDatabaseWrapper.connect
+
+    def connect_recorded(self):
+        seen.append(threading.current_thread().name)
+        return connect(self)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "connect", connect_recorded)
+    for alias in connections:
+        connections[alias].execute_wrappers.append(
+            lambda execute, sql, params, many, context: (
+                seen.append(threading.current_thread().name),
+                execute(sql, params, many, context),
+            )[1]
+        )
+    return seen
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"all_or_nothing": True}, {"dry_run": True, "per_batch": True}, {"workers": 2}],
+    ids=["batch-by-batch", "all-or-nothing", "preview", "workers"],
+)
+def test_the_read_ahead_thread_never_touches_the_database_and_ends(monkeypatch, options):
+    from django.db import connections
+
+    rows = [f"N{i},,p{i}@example.com,,,,,,,,,,,,,," for i in range(90)]
+    before = set(threading.enumerate())
+    seen = _threads_opening_connections(monkeypatch)
+    try:
+        result = run(shopify(*rows), batch_size=20, **options)
+    finally:
+        for alias in connections:
+            connections[alias].execute_wrappers.clear()
+    assert result.created == 90
+    assert [r.record for r in result.reports] == list(range(1, 91))  # file order
+    assert seen and set(seen) == {threading.main_thread().name}
+    assert set(threading.enumerate()) == before
+
+
+def test_a_reading_error_in_the_thread_surfaces_with_its_message_and_the_thread_ends():
+    huge = "n" * (importing.MAX_CELL_CHARS + 1)
+    rows = [f"N{i},,p{i}@example.com,,,,,,,,,,,,,," for i in range(50)]
+    before = set(threading.enumerate())
+    with pytest.raises(ImportFileError) as exc:
+        run(shopify(*rows, f"B,,b@example.com,,,,,,,,,,,,,{huge},"), batch_size=10)
+    assert exc.value.messages == [str(importing.FILE_FIELD_TOO_LARGE) % {"record": 51, "limit": 16}]
+    assert Customer.objects.count() == 50  # the batches before it committed, in order
+    assert set(threading.enumerate()) == before
+
+
+def test_a_stop_between_batches_ends_the_read_ahead_thread():
+    rows = [f"N{i},,p{i}@example.com,,,,,,,,,,,,,," for i in range(100)]
+    before = set(threading.enumerate())
+    answers = iter([False, True])
+    result = run(shopify(*rows), batch_size=10, should_stop=lambda: next(answers, True))
+    assert Customer.objects.count() == 20 == result.created
+    assert set(threading.enumerate()) == before
