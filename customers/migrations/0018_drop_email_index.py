@@ -12,7 +12,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customers", "0016_partial_indexes")]
+    dependencies = [("customers", "0017_lighter_events")]
 
     operations = [
         migrations.RemoveIndex(model_name="customer", name="customer_email_idx"),

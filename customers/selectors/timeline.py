@@ -90,6 +90,7 @@ TIMELINE_KINDS: tuple[TimelineKind, ...] = (
             EventKind.GROUP_CHANGED,
             EventKind.ARCHIVED,
             EventKind.UNARCHIVED,
+            EventKind.MASS_UPDATED,
         ),
     ),
     # Channel syncs record the connection they came through.
