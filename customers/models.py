@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, DecimalField, Max, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce, Lower
-from django.db.models.lookups import In
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
@@ -111,37 +110,7 @@ NOT_LIVE = ("merged", "redacted")
 ERASURE_PENDING = models.Q(erasure_requested_at__isnull=False) & ~models.Q(status__in=NOT_LIVE)
 
 
-def emails_condition(emails: Iterable[str], *, merged: bool = True) -> Q:
-    """The customers whose email is one of ``emails``, as index reads (no plain email index).
-
-    The unmerged customers are read through the unique index on lower(email): the query says
-    its expression and its condition, which SQLite's planner needs to read an expression or
-    partial index. With ``merged``, the merged customers are read through the partial status
-    index. This is the unique constraint's "same email"; every entry path stores emails
-    trimmed and lower-cased, so it finds what "email = %s" found. No "email = %s" recheck:
-    SQLite would propagate that constant into lower(email) and no longer read the index. The
-    emails are lower-cased here, as plain parameters: 2,000 "lower(%s)" expressions cost the
-    import 0.6 s each to compile. An empty email designates no one.
-    """
-    keys = sorted({email.lower() for email in emails if email})
-    if not keys:
-        return Q(pk__in=[])
-    same_email = Q(In(Lower("email"), keys))
-    unmerged = same_email & ~Q(email="") & ~Q(status=Status.MERGED)
-    if not merged:
-        return unmerged
-    return unmerged | (same_email & Q(status=Status.MERGED))
-
-
 class CustomerQuerySet(models.QuerySet):
-    def with_emails(self, emails: Iterable[str], *, merged: bool = True) -> CustomerQuerySet:
-        """Customers whose email is exactly one of ``emails``, read through indexes.
-
-        ``merged=False`` leaves the merged customers out (and their index unread). The one way
-        to look customers up by email: see ``emails_condition``.
-        """
-        return self.filter(emails_condition(emails, merged=merged))
-
     def live(self) -> CustomerQuerySet:
         """Customers that are a person of their own: not merged into another, not erased."""
         return self.exclude(status__in=NOT_LIVE)
@@ -402,8 +371,8 @@ class Customer(models.Model):
         # Every index is rewritten by every UPDATE that is not HOT: each one here serves a query
         # (see migrations 0010_index_diet and 0016_partial_indexes for which).
         indexes = [
-            # No plain index on email: exact-email lookups read the unique lower(email) index
-            # and, for merged customers, the status index (emails_condition, migration 0018).
+            # Exact email: the list's exact search, import and channel matching (email = %s).
+            models.Index(fields=["email"], name="customer_email_idx"),
             # Exact phone: the list's exact search, import and channel matching. Partial, like
             # the status, group and Shopify id indexes (migration 0016): most customers have
             # none, and a bulk UPDATE writes no entry for them. SQLite's planner reads it only

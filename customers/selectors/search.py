@@ -37,7 +37,7 @@ from django.db.models import F, Func, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.utils.text import smart_split, unescape_string_literal
 
-from customers.models import ChannelConnection, ChannelCustomerLink, emails_condition
+from customers.models import ChannelConnection, ChannelCustomerLink
 from customers.phones import phone_search_candidates, phone_search_digits
 
 # One "@", no spaces: what staff paste from an order or an email client.
@@ -124,7 +124,7 @@ def exact_match_condition(term: str) -> Q | None:
     """The indexed equalities an exact term may mean (None when it can be no identifier)."""
     term = term.strip()
     if _EMAIL.fullmatch(term):
-        return emails_condition([term.lower()])
+        return Q(email=term.lower())
     condition = Q()
     phones = phone_search_candidates(term)
     if phones:

@@ -46,7 +46,6 @@ from customers.models import (
     Order,
     Status,
     TaggedCustomer,
-    emails_condition,
 )
 from customers.personal_data import ADDRESS_PERSONAL_FIELDS
 from customers.selectors.matching import (
@@ -183,7 +182,7 @@ def _live_match(data: ChannelCustomer) -> Customer | None:
         raise ValidationError(EMAIL_OR_PHONE_MISSING, code="email_or_phone_missing")
     kind, value = key
     holders = list(
-        Customer.objects.filter(emails_condition([value]) if kind == "email" else Q(phone=value))
+        Customer.objects.filter(Q(**{kind: value}))
         .exclude(status=Status.REDACTED)
         .order_by("pk")
         .only("pk", "status", "merged_into")
@@ -204,7 +203,7 @@ def _live_match(data: ChannelCustomer) -> Customer | None:
             params={"customer": archived.pk, "email": value},
         )
     if data.email and kind != "email":
-        taken = Customer.objects.with_emails([data.email], merged=False).exclude(
+        taken = Customer.objects.filter(email=data.email).exclude(
             status__in=[Status.MERGED, Status.REDACTED]
         )
         if holder := taken.order_by("pk").first():
@@ -332,7 +331,7 @@ def _update_customer(
     customer = Customer.objects.get(pk=customer_id)
     if data.email and data.email != customer.email:
         clash = (
-            Customer.objects.with_emails([data.email], merged=False)
+            Customer.objects.filter(email=data.email)
             .exclude(pk=customer.pk)
             .exclude(status__in=[Status.MERGED, Status.REDACTED])
             .first()
@@ -518,7 +517,7 @@ def channel_customers_for(*, connection: ChannelConnection, ids=(), emails=(), e
         links = links.filter(external_id__in=[i for i in ids if i])
     condition = Q(pk__in=links.values("customer_ref"))
     if emails and not everyone:
-        condition |= emails_condition(emails)
+        condition |= Q(email__in=list(emails))
     return Customer.objects.filter(condition).exclude(status=Status.REDACTED)
 
 

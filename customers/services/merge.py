@@ -542,7 +542,7 @@ def merge_undo_blockers(merge: CustomerMerge) -> list[ValidationError]:
         taken = (
             Customer.objects.not_merged()
             .exclude(pk__in=ids)
-            .with_emails(restoring, merged=False)
+            .filter(email__in=list(restoring))
             .only("pk", "email", "first_name", "last_name", "phone")
         )
         holders = {other.email.lower(): other for other in taken}

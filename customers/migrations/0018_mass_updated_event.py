@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0018_drop_email_index'),
+        ('customers', '0017_lighter_events'),
     ]
 
     operations = [
