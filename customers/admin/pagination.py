@@ -16,8 +16,9 @@ has no simple keyset; there the numbered pages stay.
 Empty last: a sort on a text column that is often empty (the phone) shows the rows with a value
 first and the empty ones after them, in both directions (``EmptyLast``). The two parts are read
 apart, each through its own index: the rows with a value through the column's partial index
-(which holds only them), the empty ones in the rest of the sort's order. One query a page,
-two on the page where the first part ends.
+(which holds only them), the empty ones in the rest of the sort's order. One query a page; one
+more on the page where the first part ends, and a count of that index for a page number typed
+beyond it.
 """
 
 from __future__ import annotations
