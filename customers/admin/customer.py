@@ -20,7 +20,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import InvalidPage
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import QueryDict
 from django.urls import path, reverse
 from django.utils import dateformat, timezone
@@ -53,8 +53,10 @@ from customers.admin.pagination import (
     BEFORE_PARAM,
     CURSOR_PARAMS,
     CustomerPaginator,
+    EmptyLast,
     cursor_decode,
     cursor_encode,
+    empty_last_for,
     keyset_page,
     list_count,
     planner_hinted,
@@ -89,6 +91,11 @@ ACTION_CHECKBOX_LABEL = "Select this object for an action - {}"
 PAGE_SIZE_PARAM = "per_page"
 CUSTOMER_ADMIN_CSS = "customers/admin.css"
 CONDITIONS_CSS = "customers/conditions.css"
+
+
+# Sorts that show the customers without a value last, both ways: a third have no phone, and
+# the partial phone index (0016) holds only those who have one.
+EMPTY_LAST_SORTS = (EmptyLast("phone", Q(phone="")),)
 
 
 class CustomerChangeList(ChangeList):
@@ -133,7 +140,10 @@ class CustomerChangeList(ChangeList):
         # Only the rows shown are read with the hint; select all and the actions keep the plain
         # queryset (the same rows).
         self.listed = planner_hinted(self.queryset, self.counted).prefetch_related(None)
-        paginator = CustomerPaginator(self.listed, self.list_per_page, counted=self.counted)
+        self.empty_last = empty_last_for(self.queryset, EMPTY_LAST_SORTS)
+        paginator = CustomerPaginator(
+            self.listed, self.list_per_page, counted=self.counted, empty_last=self.empty_last
+        )
         self.paginator = paginator
         self.result_count = paginator.count
         # The total without filters would be a COUNT(*) of the whole table on every view.
@@ -148,7 +158,10 @@ class CustomerChangeList(ChangeList):
         if self.sort_keys is not None and self._cursor_results(request):
             return
         if (self.show_all and self.can_show_all) or not self.multi_page:
-            self.result_list = self.listed._clone()
+            listed = self.listed
+            if self.empty_last is not None:
+                listed = self.empty_last.ordered(listed)
+            self.result_list = listed._clone()
             return
         try:
             self.result_list = list(paginator.page(self.page_num).object_list)
@@ -168,9 +181,8 @@ class CustomerChangeList(ChangeList):
         values = cursor_decode(self.queryset, self.sort_keys, token) if token else None
         if values is None:
             return False  # none, or one of another sort (a stale link): the first page
-        page = keyset_page(
-            self.listed, self.sort_keys, values, forward=forward, size=self.list_per_page
-        )
+        read = keyset_page if self.empty_last is None else self.empty_last.keyset_page
+        page = read(self.listed, self.sort_keys, values, forward=forward, size=self.list_per_page)
         self.result_list = page.rows
         # Back before the first row: the first page, whose numbers are shown again.
         self.is_cursor_page = page.has_previous

@@ -12,6 +12,13 @@ served too, its OFFSET skipping index entries rather than rows (``offset_rows``)
 first) row shown, so a page a million rows deep is read as an index seek of one page (keyset
 pagination). A sort on a column that may be empty (the last order date) or on a related model
 has no simple keyset; there the numbered pages stay.
+
+Empty last: a sort on a text column that is often empty (the phone) shows the rows with a value
+first and the empty ones after them, in both directions (``EmptyLast``). The two parts are read
+apart, each through its own index: the rows with a value through the column's partial index
+(which holds only them), the empty ones in the rest of the sort's order. One query a page; one
+more on the page where the first part ends, and a count of that index for a page number typed
+beyond it.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from functools import cached_property
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import InvalidPage, Paginator
 from django.db import connection
-from django.db.models import BooleanField, Expression, F, OrderBy, Q, QuerySet
+from django.db.models import BooleanField, Expression, ExpressionWrapper, F, OrderBy, Q, QuerySet
 from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.sql.where import AND, WhereNode
@@ -107,9 +114,10 @@ class CustomerPaginator(Paginator):
     be an estimate, so the real last page is not known.
     """
 
-    def __init__(self, object_list, per_page, *, counted: ListCount):
+    def __init__(self, object_list, per_page, *, counted: ListCount, empty_last=None):
         super().__init__(object_list, per_page)
         self.counted = counted
+        self.empty_last = empty_last
 
     @cached_property
     def count(self) -> int:
@@ -131,7 +139,10 @@ class CustomerPaginator(Paginator):
     def page(self, number):
         number = self.validate_number(number)
         offset = (number - 1) * self.per_page
-        rows = offset_rows(self.object_list, offset, self.per_page)
+        if self.empty_last is not None:
+            rows = self.empty_last.offset_rows(self.object_list, offset, self.per_page)
+        else:
+            rows = offset_rows(self.object_list, offset, self.per_page)
         return self._get_page(rows, number, self)
 
 
@@ -351,3 +362,68 @@ def keyset_page(
         return KeysetPage(rows, has_next=more, has_previous=True)
     rows.reverse()
     return KeysetPage(rows, has_next=True, has_previous=more)
+
+
+# --- empty values last ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmptyLast:
+    """A sort whose first column is often empty: the rows with a value, then the empty ones.
+
+    ``empty`` says a row's value is empty (``Q(phone="")``). Each part keeps the list's sort.
+    """
+
+    column: str
+    empty: Q
+
+    def filled(self, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(~self.empty)
+
+    def blank(self, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(self.empty)
+
+    def ordered(self, queryset: QuerySet) -> QuerySet:
+        """The whole list in this order, in one query (a list short enough to show whole)."""
+        ordering = queryset.query.order_by
+        flag = ExpressionWrapper(self.empty, output_field=BooleanField())
+        return queryset.alias(_empty_last=flag).order_by("_empty_last", *ordering)
+
+    def offset_rows(self, queryset: QuerySet, offset: int, size: int) -> list:
+        """The ``size`` rows after the first ``offset``: the filled part's, then the empty's."""
+        rows = list(offset_rows(self.filled(queryset), offset, size))
+        if len(rows) == size:
+            return rows
+        # Where the filled part ends: this page says it, or (a page beyond it) a count of the
+        # partial index.
+        filled = offset + len(rows) if rows or not offset else self.filled(queryset).count()
+        rest = offset_rows(self.blank(queryset), max(0, offset - filled), size - len(rows))
+        return rows + list(rest)
+
+    def keyset_page(
+        self, queryset: QuerySet, keys: list[SortKey], values: list, *, forward: bool, size: int
+    ) -> KeysetPage:
+        """Rows after (or before) the cursor, crossing from one part to the other."""
+        in_blank = self.empty_holds(values[0])
+        part = self.blank(queryset) if in_blank else self.filled(queryset)
+        page = keyset_page(part, keys, values, forward=forward, size=size)
+        needed = size - len(page.rows)
+        if forward and not in_blank and not page.has_next:
+            after = list(self.blank(queryset)[: needed + 1])
+            return KeysetPage(page.rows + after[:needed], len(after) > needed, True)
+        if not forward and in_blank and not page.has_previous:
+            before = list(self.filled(queryset).reverse()[: needed + 1])
+            before.reverse()
+            rows = before[len(before) - needed :] if needed else []
+            return KeysetPage(rows + page.rows, True, len(before) > needed)
+        return page
+
+    def empty_holds(self, value) -> bool:
+        """True when a cursor's first value is the empty one."""
+        return value in ("", None)
+
+
+def empty_last_for(queryset: QuerySet, sorts: tuple[EmptyLast, ...]) -> EmptyLast | None:
+    """The one of ``sorts`` whose column the list is sorted on first, if any."""
+    leading = _leading_column(queryset)
+    return next((sort for sort in sorts if sort.column == leading), None)

@@ -13,7 +13,11 @@ Three routes, cheapest first, each served by an index whatever the size of the t
    pg_trgm GIN index, on SQLite an FTS5 table with the trigram tokenizer over the same fields. A
    word shorter than three characters has no trigram: it is matched by a scan, narrowed by the
    other words.
-3. Part of a phone number (its digits): a ``LIKE`` on the phone column, which is short.
+3. Part of a phone number (its digits): a ``LIKE`` on the phone. On PostgreSQL the search table
+   holds the phone too, under a partial pg_trgm GIN (migration 0019): the words and the digits
+   are two conditions on that one table, a BitmapOr of its two indexes, where an ``OR`` of
+   the words' ids and the customer table's phone was tested row by row over every customer.
+   SQLite reads the ids from its partial phone index (short entries, no table row).
 
 Why a table beside the customers, kept by triggers: customers are written by raw set-based SQL
 (``rows_insert``, ``QuerySet.update`` in the bulk services, the merge and erasure statements)
@@ -60,6 +64,8 @@ HAS_PHONE = ~Q(phone="")
 HAS_SHOPIFY_ID = ~Q(shopify_id="")
 # The pg_trgm GIN index (PostgreSQL) on the search table's text.
 TRGM_INDEX = "customer_search_trgm"
+# PostgreSQL's index for part of a phone's digits (migration 0019).
+PHONE_TRGM_INDEX = "customer_phone_trgm"
 TRIGRAM = 3
 
 
@@ -96,14 +102,21 @@ def customers_search(queryset: QuerySet, term: str) -> QuerySet:
     exact = customers_exact_match(queryset, term)
     if exact is not None:
         return exact
-    results = customers_matching_words(queryset, search_words(term))
-    phones = phone_search_candidates(term)
+    words = search_words(term)
+    phones = sorted(phone_search_candidates(term))
     digits = phone_search_digits(term)
-    if phones or digits:
-        # A full number in any format, or a fragment of its digits (E.164 has no punctuation).
-        phone = Q(phone__in=sorted(phones)) | Q(phone__contains=digits)
-        results = results | queryset.filter(phone & HAS_PHONE)
-    return results
+    if not (phones or digits):
+        return customers_matching_words(queryset, words)
+    # A full number in any format, or a fragment of its digits (E.164 has no punctuation).
+    if connection.vendor == "postgresql":
+        return queryset.filter(pk__in=_words_or_phone_ids(queryset.model, words, phones, digits))
+    phone = Q(phone__in=phones) if phones else Q()
+    if digits:
+        phone |= Q(phone__contains=digits)
+    # The ids apart, read from the partial phone index alone (no customer row): tested on each
+    # customer instead, the LIKE made SQLite read the table.
+    phone_ids = queryset.model._base_manager.filter(phone & HAS_PHONE).values("pk")
+    return customers_matching_words(queryset, words) | queryset.filter(pk__in=phone_ids)
 
 
 def customers_exact_match(queryset: QuerySet, term: str) -> QuerySet | None:
@@ -178,9 +191,37 @@ def _fts_match(words: list[str]) -> RawSQL:
 
 def _trigram_match(words: list[str]) -> RawSQL:
     """The customer ids whose search text holds every word (PostgreSQL: the GIN index)."""
-    conditions = " AND ".join(["text LIKE %s"] * len(words))
+    condition, patterns = _trigram_condition(words)
+    return RawSQL(f"SELECT customer_id FROM {SEARCH_TABLE} WHERE {condition}", patterns)
+
+
+def _trigram_condition(words: list[str]) -> tuple[str, list[str]]:
+    """The search table's text holds every word: its SQL and parameters."""
     patterns = [f"%{connection.ops.prep_for_like_query(word.lower())}%" for word in words]
-    return RawSQL(f"SELECT customer_id FROM {SEARCH_TABLE} WHERE {conditions}", patterns)
+    return " AND ".join(["text LIKE %s"] * len(words)), patterns
+
+
+def _words_or_phone_ids(model, words: list[str], phones: list[str], digits: str) -> RawSQL:
+    """The ids of the customers the words find, or whose phone holds ``digits`` or is one of
+    ``phones`` (PostgreSQL).
+
+    Words and digits are two conditions on the search table, each served by its trigram index
+    (a BitmapOr); a full number is an equality on the customers' phone index, joined by UNION.
+    Said as the partial indexes say it (phone <> ''), so that they may serve the query.
+    """
+    arms, params = [], []
+    if words:
+        condition, patterns = _trigram_condition(words)
+        arms.append(f"({condition})")
+        params.extend(patterns)
+    if digits:
+        arms.append("(phone <> '' AND phone LIKE %s)")
+        params.append(f"%{connection.ops.prep_for_like_query(digits)}%")
+    parts = [f"SELECT customer_id FROM {SEARCH_TABLE} WHERE {' OR '.join(arms)}"] if arms else []
+    if phones:
+        parts.append(f"SELECT id FROM {model._meta.db_table} WHERE phone <> '' AND phone = ANY(%s)")
+        params.append(phones)
+    return RawSQL(" UNION ".join(parts), params)
 
 
 def search_index_missing() -> list[str]:
@@ -197,7 +238,7 @@ def search_index_missing() -> list[str]:
         if vendor == "sqlite":
             cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
         else:
-            wanted = (*wanted, TRGM_INDEX)
+            wanted = (*wanted, TRGM_INDEX, PHONE_TRGM_INDEX)
             cursor.execute(
                 "SELECT tablename FROM pg_tables WHERE tablename = %s "
                 "UNION ALL SELECT indexname FROM pg_indexes WHERE tablename = %s "

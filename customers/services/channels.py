@@ -53,6 +53,7 @@ from customers.selectors.matching import (
     customers_survivors,
     matching_strategy,
 )
+from customers.selectors.search import HAS_PHONE
 from customers.services.consent import consent_apply
 from customers.services.duplicate_keys import duplicate_keys_refresh
 from customers.services.order_summary import order_summaries_refresh
@@ -181,8 +182,11 @@ def _live_match(data: ChannelCustomer) -> Customer | None:
     if key is None:
         raise ValidationError(EMAIL_OR_PHONE_MISSING, code="email_or_phone_missing")
     kind, value = key
+    condition = Q(**{kind: value})
+    if kind == "phone":
+        condition &= HAS_PHONE  # SQLite reads the partial phone index only when it is said
     holders = list(
-        Customer.objects.filter(Q(**{kind: value}))
+        Customer.objects.filter(condition)
         .exclude(status=Status.REDACTED)
         .order_by("pk")
         .only("pk", "status", "merged_into")

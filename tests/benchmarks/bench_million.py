@@ -34,6 +34,8 @@ from urllib.parse import quote
 
 FIRST = ["Élodie", "James", "María", "Chen", "Fatima", "Olga", "Kwame", "Aiko", "Liam", "Zoé"]
 PHONE_TYPED = "(201) 555-7381"
+# Part of its digits, as staff type a number half remembered: a substring, not an exact lookup.
+PHONE_DIGITS = "5557381"
 URL = "/admin/customers/customer/"
 ANCHOR_URL = "/admin/anchor/person/"
 DEEP_PAGE = 5000
@@ -344,19 +346,20 @@ def bulk_lines(bench: Bench) -> None:
 HOOKS: list[Callable[[Bench], None]] = [segment_lines]
 
 
-def deep_cursor(position: int) -> str:
-    """The "Next" cursor that follows row ``position`` of the default list (page 5,000's link)."""
+def deep_cursor(position: int, ordering: tuple[str, ...] = ("-created_at", "-pk")) -> str:
+    """The "Next" cursor that follows row ``position`` of the list in ``ordering`` (by default
+    the list's own sort: page 5,000's link); a sort on the phone starts with those who have one."""
     from customers.admin.pagination import SortKey
     from customers.models import Customer
 
-    created_at, pk = (
-        Customer.objects.listed_by_default()
-        .order_by("-created_at", "-pk")
-        .values_list("created_at", "pk")[position]
-    )
-    # As cursor_encode writes it for the row (the list's sort: -created_at, -pk).
-    keys = [SortKey("created_at", True), SortKey("pk", True)]
-    raw = json.dumps([[key.name for key in keys], [str(created_at), str(pk)]]).encode()
+    rows = Customer.objects.listed_by_default()
+    if ordering[0].lstrip("-") == "phone":
+        rows = rows.exclude(phone="")
+    names = [name.lstrip("-") for name in ordering]
+    values = rows.order_by(*ordering).values_list(*names)[position]
+    # As cursor_encode writes it for the row.
+    keys = [SortKey(name.lstrip("-"), name.startswith("-")) for name in ordering]
+    raw = json.dumps([[key.name for key in keys], [str(value) for value in values]]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -371,6 +374,7 @@ def project_pages(bench: Bench) -> None:
     page(f"page {deep:,} by number (?p=, OFFSET)", f"{URL}?p={deep}")
     page("search an exact email", f"{URL}?q=customer{n // 2}@example.com")
     page(f"search a phone {PHONE_TYPED}", f"{URL}?q={quote(PHONE_TYPED)}")
+    page(f"search phone digits {PHONE_DIGITS}", f"{URL}?q={PHONE_DIGITS}")
     page("search a last name", f"{URL}?q=Name01234")
     page("search part of an email", f"{URL}?q=customer12345")
     page("search a Shopify id", f"{URL}?q={6_200_000_000_000 + (n // 4) * 2}")
@@ -383,6 +387,10 @@ def project_pages(bench: Bench) -> None:
     page("filter possible duplicates", f"{URL}?duplicates=yes")
     page("filter archived", f"{URL}?status=archived")
     page("sort by phone", f"{URL}?o=3")
+    page("sort by phone, descending", f"{URL}?o=-3")
+    by_phone = deep_cursor(deep * 100 - 1, ("phone", "-created_at", "-pk"))
+    page(f"sort by phone, page {deep:,} by 'Next'", f"{URL}?o=3&after={by_phone}")
+    page(f"sort by phone, page {deep:,} by number", f"{URL}?o=3&p={deep}")
     page("sort by total spent", f"{URL}?o=-7")
     page("sort by orders", f"{URL}?o=-6")
     page(f"sort by orders, page {deep:,} by number", f"{URL}?o=-6&p={deep}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from customers.models import ChannelCustomerLink, Customer
 from customers.services.channels import (
@@ -156,3 +158,24 @@ def test_an_email_change_onto_another_customers_email_is_refused(shop, make_cust
         sync(shop, external_id="7001", email="taken@example.com")
     link = ChannelCustomerLink.objects.get(external_id="7001")
     assert Customer.objects.get(pk=link.customer_ref).email == "ann@example.com"
+
+
+def test_matching_by_phone_reads_the_partial_phone_index(shop, make_customer, settings):
+    settings.BACKOFFICE_CUSTOMER_MATCHING = "phone_only"
+    by_phone = make_customer(phone="+16175550123", email="")
+    make_customer(email="nophone@example.com")
+    with CaptureQueriesContext(connection) as ctx:
+        assert sync(shop, phone="+16175550123").customer == by_phone
+    matched = next(q["sql"] for q in ctx.captured_queries if '."phone" = ' in q["sql"])
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {matched}")
+            text = "\n".join(str(row[-1]) for row in cursor.fetchall())
+        else:
+            # Too few rows for the planner to prefer an index: forbid the scans (the table's,
+            # and walking the primary key in the matching's order).
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute(f"EXPLAIN {matched}")
+            text = "\n".join(row[0] for row in cursor.fetchall())
+    assert "customer_phone_idx" in text, text

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from customers.models import Channel, ChannelConnection, ChannelCustomerLink, Customer
 from customers.selectors.search import (
+    PHONE_TRGM_INDEX,
     SEARCH_TABLE,
     TRGM_INDEX,
     customers_matching_words,
@@ -149,6 +150,28 @@ def test_words_read_the_trigram_index_not_the_customer_table(people):
         assert f"SCAN {SEARCH_TABLE} VIRTUAL TABLE" in text and not scans_customers(text), text
     else:
         assert TRGM_INDEX in text, text
+
+
+def test_part_of_a_phone_finds_the_customers_whose_number_holds_it(people, make_customer):
+    make_customer(first_name="Dan", email="dan@example.com", phone="+12015550000")
+    assert found("5557381") == [""]
+    assert found("201555") == ["", "dan@example.com"]
+    assert found("555 0000") == ["dan@example.com"]
+
+
+def test_digits_and_words_together_find_either(people, make_customer):
+    # Digits that are also in an email: the words' matches and the phone's, each once.
+    make_customer(first_name="Eve", email="eve5557381@example.com")
+    assert found("5557381") == ["", "eve5557381@example.com"]
+
+
+def test_part_of_a_phone_reads_an_index_not_the_customer_table(people):
+    text = plan(customers_search(Customer.objects.order_by(), "5557381"))
+    if connection.vendor == "sqlite":
+        assert "customer_phone_idx" in text and not scans_customers(text), text
+    else:
+        assert PHONE_TRGM_INDEX in text and TRGM_INDEX in text, text
+        assert "Seq Scan on customers_customer " not in text, text
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the FTS5 table is SQLite's")

@@ -215,3 +215,72 @@ def test_rounded_estimates():
         200_000,
         16_000,
     ]
+
+
+@pytest.fixture
+def phoned(make_customer):
+    """25 customers at seven instants; 17 have a phone (pairs share one), 8 have none."""
+    start = timezone.now().replace(microsecond=0)
+    for n in range(25):
+        phone = "" if n % 3 == 2 else f"+1201555{n // 2:04d}"
+        customer = make_customer(email=f"p{n:02d}@example.com", phone=phone)
+        Customer.objects.filter(pk=customer.pk).update(created_at=start - timedelta(minutes=n // 4))
+
+
+def phone_order(descending: bool) -> list[str]:
+    """With a phone first (by phone, then the admin's ordering), then those without one."""
+    emails = Customer.objects.values_list("email", flat=True)
+    with_phone = emails.exclude(phone="").order_by(
+        "-phone" if descending else "phone", "-created_at", "-pk"
+    )
+    return [*with_phone, *emails.filter(phone="").order_by("-created_at", "-pk")]
+
+
+PHONE_SORTS = [({"o": "3"}, False), ({"o": "-3"}, True)]
+
+
+@pytest.mark.parametrize(("query", "descending"), PHONE_SORTS)
+def test_a_phone_sort_shows_customers_without_a_phone_last_by_next(
+    admin_client, phoned, query, descending
+):
+    pages = walk(admin_client, LIST_URL, per_page=10, **query)
+    assert [len(page) for page in pages] == [10, 10, 5]
+    assert sum(pages, []) == phone_order(descending)
+    assert sum(pages, [])[-8:] == list(
+        Customer.objects.filter(phone="")
+        .order_by("-created_at", "-pk")
+        .values_list("email", flat=True)
+    )
+
+
+@pytest.mark.parametrize(("query", "descending"), PHONE_SORTS)
+def test_a_phone_sort_pages_by_number_and_back_by_previous(admin_client, phoned, query, descending):
+    order = phone_order(descending)
+    for number in (1, 2, 3):
+        emails, _cl, _html = listed(admin_client, LIST_URL, per_page=10, p=number, **query)
+        assert emails == order[(number - 1) * 10 : number * 10]
+    _emails, first, _html = listed(admin_client, LIST_URL, per_page=10, **query)
+    _emails, second, _html = listed(admin_client, LIST_URL + first.next_url)
+    third, cl, _html = listed(admin_client, LIST_URL + second.next_url)
+    assert third == order[20:]
+    back, cl, _html = listed(admin_client, LIST_URL + cl.previous_url)
+    assert back == order[10:20]  # across the end of the customers with a phone
+    back, cl, _html = listed(admin_client, LIST_URL + cl.previous_url)
+    assert back == order[:10] and cl.previous_url is None
+
+
+@pytest.mark.parametrize(("query", "descending"), PHONE_SORTS)
+def test_a_phone_sort_on_one_page_shows_them_last_too(admin_client, phoned, query, descending):
+    emails, cl, _html = listed(admin_client, LIST_URL, **query)
+    assert not cl.multi_page and emails == phone_order(descending)
+
+
+def test_a_phone_sort_page_costs_the_queries_of_any_sort(admin_client, phoned):
+    def queries(**params) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            listed(admin_client, LIST_URL, per_page=10, **params)
+        return len(ctx.captured_queries)
+
+    assert queries(o="3") == queries(o="6")
+    # The page where the customers with a phone end reads the two parts: one query more.
+    assert queries(o="3", p="2") == queries(o="6", p="2") + 1
