@@ -130,7 +130,8 @@ def _fts_rebuild() -> None:
         _execute(
             [
                 f"TRUNCATE {SEARCH_TABLE}",
-                f"INSERT INTO {SEARCH_TABLE} SELECT id, LOWER({joined}) FROM customers_customer",
+                f"INSERT INTO {SEARCH_TABLE} (customer_id, text, phone) "
+                f"SELECT id, LOWER({joined}), phone FROM customers_customer",
             ]
         )
 
