@@ -32,6 +32,7 @@ from customers.db.bulk import (
     customers_with_ids,
     id_batches,
     insert_from_select,
+    pg_array,
     rows_insert,
 )
 from customers.models import (
@@ -120,6 +121,13 @@ def events_write_same(
     One ``INSERT ... SELECT`` per batch of ids instead of one Python object per event: the bulk
     actions write 100,000 events this way in well under a second.
     """
+    if connection.vendor == "postgresql" and keep_link and customer_ids:
+        # The ids as one array: one statement, and no lookup of each customer row.
+        ids = (f"SELECT unnest({pg_array(Customer, 'id')}) AS customer_id", [customer_ids])
+        written = events_write_returned(
+            actor=actor, kind=kind, changes=ids, data=("%s", [_json_param(data or {})])
+        )
+        return written[0][0]
     payload = Value(data or {}, output_field=models.JSONField())
     return sum(
         events_write_selected(
