@@ -73,12 +73,23 @@ class Tag(TagBase):
 
 
 class TaggedCustomer(ItemBase):
-    """A customer's tag link: a plain foreign key each way, so bulk work is set-based."""
+    """A customer's tag link: a plain foreign key each way, so bulk work is set-based.
 
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="customer_links")
+    Neither key has a database constraint: on PostgreSQL each link paid two commit-time checks
+    (2.4 s of "add two tags to all 100,000"). The ORM still cascades deleting a tag or a
+    customer, and the guarded bulk delete removes links with their customers (CASCADED).
+    """
+
+    tag = models.ForeignKey(
+        Tag, on_delete=models.CASCADE, related_name="customer_links", db_constraint=False
+    )
     # No index of its own: taggedcustomer_unique (content_object, tag) serves every lookup.
     content_object = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="tag_links", db_index=False
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        related_name="tag_links",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:

@@ -19,7 +19,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import capfirst
@@ -31,6 +32,7 @@ from customers.db.bulk import (
     customers_with_ids,
     id_batches,
     insert_from_select,
+    pg_array,
     rows_insert,
 )
 from customers.models import (
@@ -119,23 +121,55 @@ def events_write_same(
     One ``INSERT ... SELECT`` per batch of ids instead of one Python object per event: the bulk
     actions write 100,000 events this way in well under a second.
     """
+    if connection.vendor == "postgresql" and keep_link and customer_ids:
+        # The ids as one array: one statement, and no lookup of each customer row.
+        ids = (f"SELECT unnest({pg_array(Customer, 'id')}) AS customer_id", [customer_ids])
+        written = events_write_returned(
+            actor=actor, kind=kind, changes=ids, data=("%s", [_json_param(data or {})])
+        )
+        return written[0][0]
+    payload = Value(data or {}, output_field=models.JSONField())
+    return sum(
+        events_write_selected(
+            actor=actor,
+            kind=kind,
+            rows=customers_with_ids(batch),
+            customer=F("pk"),
+            data=payload,
+            keep_link=keep_link,
+        )
+        for batch in id_batches(customer_ids)
+    )
+
+
+def events_write_selected(
+    *,
+    actor: Actor,
+    kind: str,
+    rows: QuerySet,
+    customer: F,
+    data: models.Expression,
+    keep_link: bool = True,
+) -> int:
+    """Write one event per row of ``rows`` in one ``INSERT ... SELECT``; return how many.
+
+    ``customer`` names the row's customer id, ``data`` is the payload as an expression over the
+    row (a constant, or a JSON object of its columns): the database builds every event.
+    """
     fields = actor_fields(actor)
     actor_id = fields["actor"].pk if fields["actor"] is not None else None
     constants = {
-        "_ref": F("pk"),
-        "_customer": F("pk") if keep_link else Value(None, output_field=models.BigIntegerField()),
+        "_ref": customer,
+        "_customer": customer if keep_link else Value(None, output_field=models.BigIntegerField()),
         "_actor": Value(actor_id, output_field=models.IntegerField()),
         "_label": Value(fields["actor_label"], output_field=models.CharField()),
         "_kind": Value(kind, output_field=models.CharField()),
-        "_data": Value(data or {}, output_field=models.JSONField()),
+        "_data": data,
         "_at": Value(timezone.now(), output_field=models.DateTimeField()),
     }
     columns = ["customer_ref", "customer", "actor", "actor_label", "kind", "data", "created_at"]
-    written = 0
-    for batch in id_batches(customer_ids):
-        select = customers_with_ids(batch).annotate(**constants)
-        written += insert_from_select(CustomerEvent, columns, select.values_list(*constants))
-    return written
+    select = rows.annotate(**constants).values_list(*constants)
+    return insert_from_select(CustomerEvent, columns, select)
 
 
 def events_write_returned(
@@ -295,6 +329,18 @@ def note_added_event(*, actor: Actor, customer: Customer, note: Note) -> Custome
         customer=customer,
         kind=EventKind.NOTE_ADDED,
         data={"id": note.pk, "body": note.body},
+    )
+
+
+def notes_added_events(*, actor: Actor, notes: QuerySet[Note]) -> int:
+    """NOTE_ADDED for each of these notes, as :func:`note_added_event` writes it (the note's id
+    and text), built by the database from the note rows; return how many."""
+    return events_write_selected(
+        actor=actor,
+        kind=EventKind.NOTE_ADDED,
+        rows=notes,
+        customer=F("customer_id"),
+        data=JSONObject(id=F("pk"), body=F("body")),
     )
 
 

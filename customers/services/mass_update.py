@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, fields
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Case, F, Value, When
-from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +26,7 @@ from customers.audit.events import (
     actor_fields,
     customers_mass_updated_events,
     field_label,
+    notes_added_events,
 )
 from customers.db.bulk import (
     IdIn,
@@ -40,7 +40,6 @@ from customers.db.locks import selection_lock
 from customers.models import (
     Consent,
     ConsentSource,
-    CustomerEvent,
     EventKind,
     Note,
     Status,
@@ -435,35 +434,22 @@ def _notes_add(actor: Actor, ids: list[int], body: str, *, events_for: list[int]
     """Add the note to each of these customers; return how many.
 
     The database builds the notes, and the NOTE_ADDED events of ``events_for`` (the customers
-    whose one change is the note; as note_added_event writes them: the note's id and text),
-    from the customers' rows: no Python object per note.
+    whose one change is the note) from the new note rows: no Python object per note.
     """
     if not ids:
         return 0
     author_id = _author_id(actor)
     before = Note.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    now = timezone.now()
     note = {
         "_customer": F("pk"),
         "_author": Value(author_id, output_field=models.IntegerField()),
         "_body": Value(body, output_field=models.TextField()),
-        "_at": Value(now, output_field=models.DateTimeField()),
+        "_at": Value(timezone.now(), output_field=models.DateTimeField()),
     }
-    event = {
-        "_customer": F("customer_id"),
-        "_ref": F("customer_id"),
-        "_actor": Value(author_id, output_field=models.IntegerField()),
-        "_label": Value(actor_fields(actor)["actor_label"], output_field=models.CharField()),
-        "_kind": Value(EventKind.NOTE_ADDED, output_field=models.CharField()),
-        "_data": JSONObject(id=F("pk"), body=F("body")),
-        "_at": Value(now, output_field=models.DateTimeField()),
-    }
-    event_columns = ["customer", "customer_ref", "actor", "actor_label", "kind", "data"]
     for batch in id_batches(ids):
         select = customers_with_ids(batch).annotate(**note).values_list(*note)
         insert_from_select(Note, ["customer", "author", "body", "created_at"], select)
     for batch in id_batches(events_for):
         added = Note.objects.filter(IdIn(F("customer_id"), batch), pk__gt=before, body=body)
-        select = added.filter(author_id=author_id).annotate(**event).values_list(*event)
-        insert_from_select(CustomerEvent, [*event_columns, "created_at"], select)
+        notes_added_events(actor=actor, notes=added.filter(author_id=author_id))
     return len(ids)

@@ -239,8 +239,18 @@ def customers_remove_tags(
 
 def tag_links_add(ids: list[int], tags: list[Tag]) -> dict[int, list[int]]:
     """Link these (locked) customers to these tags, one INSERT per tag and batch; return the
-    tag ids each customer gained (the database skips the links that exist)."""
+    tag ids each customer gained (the database skips the links that exist).
+
+    On PostgreSQL one statement for every tag and customer.
+    """
     gained: dict[int, list[int]] = defaultdict(list)
+    if connection.vendor == "postgresql":
+        sql, params = tag_links_insert_sql(ids, [tag.pk for tag in tags])
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for customer_id, tag_id in cursor.fetchall():
+                gained[customer_id].append(tag_id)
+        return gained
     for tag in tags:
         for batch in id_batches(ids):
             links = customers_with_ids(batch).annotate(_tag=Value(tag.pk), _pk=F("pk"))
@@ -257,9 +267,16 @@ def tag_links_add(ids: list[int], tags: list[Tag]) -> dict[int, list[int]]:
 
 
 def tag_links_remove(ids: list[int], tag_ids: list[int]) -> dict[int, list[int]]:
-    """Delete these (locked) customers' links to these tags; return the tag ids each lost."""
+    """Delete these (locked) customers' links to these tags; return the tag ids each lost.
+
+    On PostgreSQL one statement for every tag and customer.
+    """
     lost: dict[int, list[int]] = defaultdict(list)
     if not tag_ids:
+        return lost
+    if connection.vendor == "postgresql":
+        for customer_id, tag_id in tag_links_delete(ids, tag_ids):
+            lost[customer_id].append(tag_id)
         return lost
     for batch in id_batches(ids):
         links = TaggedCustomer.objects.filter(
