@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0018_mass_updated_event"),
+        ("customers", "0019_phone_digits_trigram"),
     ]
 
     operations = [
