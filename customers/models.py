@@ -388,7 +388,13 @@ class Customer(models.Model):
             # the status, group and Shopify id indexes (migration 0016): most customers have
             # none, and a bulk UPDATE writes no entry for them. SQLite's planner reads it only
             # when the query also says "phone <> ''" (it cannot prove it from "phone = %s").
-            models.Index(fields=["phone"], condition=~Q(phone=""), name="customer_phone_idx"),
+            # It also holds the list's tie-break and status (migration 0021): sorting by phone
+            # then reads it alone, page 5,000 by number included, without a lookup per row.
+            models.Index(
+                fields=["phone", "-created_at", "-id", "status"],
+                condition=~Q(phone=""),
+                name="customer_phone_idx",
+            ),
             # The status filter's rare values (archived, merged, erased), OR-ed: SQLite's planner
             # reads a partial index when the query's "status = %s" is one of its OR-ed terms.
             models.Index(
