@@ -245,11 +245,11 @@ def customers_import(
             report = _reporter(result, on_row)
             progress = _Between(on_progress, should_stop)
             if dry_run and per_batch:
-                _check_batch_by_batch(ahead, run, ahead, report, progress)
+                _check_batch_by_batch(ahead, run, report, progress)
             elif dry_run or all_or_nothing:
-                _apply_in_one_transaction(ahead, run, ahead, report, progress)
+                _apply_in_one_transaction(ahead, run, report, progress)
             else:
-                _apply_batch_by_batch(ahead, run, ahead, report, progress)
+                _apply_batch_by_batch(ahead, run, report, progress)
         finally:
             if ahead is not None:
                 ahead.close()
@@ -365,7 +365,7 @@ class _WriterGap:
         self.last = time.monotonic()
 
 
-def _apply_batch_by_batch(batches, run: Run, file: BatchesAhead, report, progress) -> None:
+def _apply_batch_by_batch(batches: BatchesAhead, run: Run, report, progress) -> None:
     """Commit each batch on its own: a huge file's valid rows are saved batch after batch."""
     seen_rows = False
     let_other_writers_in = _WriterGap()
@@ -374,14 +374,14 @@ def _apply_batch_by_batch(batches, run: Run, file: BatchesAhead, report, progres
         run.locked = set()  # the previous batch's transaction released its locks
         batch_apply(batch, run, report)
         let_other_writers_in()
-        if progress(file.position):
+        if progress(batches.position):
             break
     if not seen_rows and not progress.stopped:
         raise ImportFileError(FILE_NO_ROWS, code="no_rows")
     run.result.committed = True
 
 
-def _check_batch_by_batch(batches, run: Run, file: BatchesAhead, report, progress) -> None:
+def _check_batch_by_batch(batches: BatchesAhead, run: Run, report, progress) -> None:
     """Check each batch on its own, writing nothing: a preview that holds no lock (and on
     SQLite no write lock) longer than one batch's planning."""
     seen_rows = False
@@ -390,13 +390,13 @@ def _check_batch_by_batch(batches, run: Run, file: BatchesAhead, report, progres
         seen_rows = seen_rows or _has_rows(batch)
         batch_check(batch, run, report)
         let_other_writers_in()
-        if progress(file.position):
+        if progress(batches.position):
             break
     if not seen_rows and not progress.stopped:
         raise ImportFileError(FILE_NO_ROWS, code="no_rows")
 
 
-def _apply_in_one_transaction(batches, run: Run, file: BatchesAhead, report, progress) -> None:
+def _apply_in_one_transaction(batches: BatchesAhead, run: Run, report, progress) -> None:
     """Apply the whole file in one transaction, locking what it matches in primary-key order.
 
     With row locks (PostgreSQL) the file is validated first, into a spool, so that every
@@ -407,7 +407,7 @@ def _apply_in_one_transaction(batches, run: Run, file: BatchesAhead, report, pro
     spool = Spool() if connection.features.has_select_for_update else None
     try:
         if spool is not None:
-            emails, phones = _spool_fill(spool, batches, run, file, progress)
+            emails, phones = _spool_fill(spool, batches, run, progress)
             if progress.stopped:
                 return  # stopped while validating: nothing was written
             staged = iter(spool)
@@ -421,7 +421,8 @@ def _apply_in_one_transaction(batches, run: Run, file: BatchesAhead, report, pro
             for batch, position in staged:
                 seen_rows = seen_rows or _has_rows(batch)
                 batch_apply(batch, run, report)
-                if progress(file.position if position is None else (file.size + position) // 2):
+                read = batches.position if position is None else (batches.size + position) // 2
+                if progress(read):
                     break
             if not seen_rows and not progress.stopped:
                 raise ImportFileError(FILE_NO_ROWS, code="no_rows")
@@ -435,7 +436,7 @@ def _apply_in_one_transaction(batches, run: Run, file: BatchesAhead, report, pro
             spool.close()
 
 
-def _spool_fill(spool: Spool, batches, run: Run, file: BatchesAhead, progress):
+def _spool_fill(spool: Spool, batches: BatchesAhead, run: Run, progress):
     """Validate every batch into the spool; return the emails and phones they will look up."""
     emails: set[str] = set()
     phones: set[str] = set()
@@ -445,8 +446,8 @@ def _spool_fill(spool: Spool, batches, run: Run, file: BatchesAhead, progress):
         batch_emails, batch_phones = batch_keys(batch, run.strategy)
         emails |= batch_emails
         phones |= batch_phones
-        spool.add(batch, file.position)
-        if progress(file.position // 2):
+        spool.add(batch, batches.position)
+        if progress(batches.position // 2):
             break
     if not seen_rows and not progress.stopped:
         raise ImportFileError(FILE_NO_ROWS, code="no_rows")
